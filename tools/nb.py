@@ -1,0 +1,81 @@
+"""Build the notebooks from their percent-format sources and execute them top to bottom.
+
+Sources live in ``notebooks/_src/*.py`` (``# %%`` starts a code cell, ``# %% [markdown]`` a
+markdown cell whose lines start with ``# ``). They are the reviewable form of the notebooks;
+the ``.ipynb`` files are generated from them *with outputs*, because nbval compares a fresh run
+against the stored outputs.
+
+    python tools/nb.py build notebooks/_src/01_pixels_coordinates_bicubic.py   # one
+    python tools/nb.py build --all                                              # every source
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+SRC = ROOT / "notebooks" / "_src"
+
+
+def parse(text: str) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    cells: list[tuple[str, list[str]]] = []
+    for line in text.splitlines():
+        if line.startswith("# %%"):
+            kind = "markdown" if "[markdown]" in line else "code"
+            cells.append((kind, []))
+        elif cells:
+            cells[-1][1].append(line)
+    for kind, lines in cells:
+        while lines and not lines[-1].strip():
+            lines.pop()
+        while lines and not lines[0].strip():
+            lines.pop(0)
+        if kind == "markdown":
+            body = "\n".join(l[2:] if l.startswith("# ") else l.lstrip("#") for l in lines)
+            nb.cells.append(nbformat.v4.new_markdown_cell(body))
+        elif lines:
+            nb.cells.append(nbformat.v4.new_code_cell("\n".join(lines)))
+    return nb
+
+
+def build(src: Path, execute: bool = True) -> Path:
+    nb = parse(src.read_text())
+    out = ROOT / "notebooks" / src.relative_to(SRC).with_suffix(".ipynb")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if execute:
+        os.environ.setdefault("MSIT_QUICK", "1")
+        os.environ.setdefault("TQDM_DISABLE", "1")
+        t0 = time.time()
+        NotebookClient(nb, timeout=900, kernel_name="python3",
+                       resources={"metadata": {"path": str(out.parent)}}).execute()
+        print(f"{out.relative_to(ROOT)}: executed in {time.time() - t0:.0f} s")
+    nbformat.write(nb, out)
+    return out
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("cmd", choices=["build"])
+    p.add_argument("sources", nargs="*", type=Path)
+    p.add_argument("--all", action="store_true", help="build every notebooks/_src/**/*.py")
+    p.add_argument("--no-execute", action="store_true")
+    a = p.parse_args()
+    sources = sorted(SRC.rglob("*.py")) if a.all else a.sources
+    if not sources:
+        p.error("give source files or --all")
+    for s in sources:
+        build(s.resolve(), execute=not a.no_execute)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
