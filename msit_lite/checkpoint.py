@@ -1,0 +1,112 @@
+"""Checkpoints: ``model.safetensors`` + ``config.yaml`` in one directory.
+
+The config travels with the weights, so :func:`load_checkpoint` rebuilds the model without any
+other file (LIIF's habit). Writes are atomic (temp file + rename). A state dict that does not
+fit its model raises :class:`~msit_lite.errors.MsitError` naming the missing, unexpected and
+mis-shaped keys -- never a long torch traceback. Foreign ``.pth`` files are only read with
+``torch.load(..., weights_only=True)`` (no arbitrary code from pickles).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import torch
+import yaml
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from msit_lite.errors import MsitError
+from msit_lite.utils import atomic_path
+
+WEIGHTS = "model.safetensors"
+CONFIG = "config.yaml"
+
+
+def _few(keys: Sequence[str], n: int = 5) -> str:
+    head = ", ".join(keys[:n])
+    return f"{len(keys)} ({head}{', ...' if len(keys) > n else ''})"
+
+
+def mismatch_message(missing: Sequence[str], unexpected: Sequence[str], wrong_shape: Sequence[str]) -> str:
+    """One line: counts and the first few keys of each kind of mismatch."""
+    parts = []
+    if missing:
+        parts.append(f"missing keys {_few(list(missing))}")
+    if unexpected:
+        parts.append(f"unexpected keys {_few(list(unexpected))}")
+    if wrong_shape:
+        parts.append(f"shape mismatches {_few(list(wrong_shape))}")
+    return "; ".join(parts)
+
+
+def check_state_dict(model: nn.Module, state_dict: Mapping[str, Tensor], source: str) -> None:
+    """Raise :class:`MsitError` unless ``state_dict`` fits ``model`` exactly (keys and shapes)."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    wrong = [
+        f"{k} {tuple(state_dict[k].shape)} vs {tuple(own[k].shape)}"
+        for k in state_dict
+        if k in own and tuple(state_dict[k].shape) != tuple(own[k].shape)
+    ]
+    if missing or unexpected or wrong:
+        raise MsitError(
+            f"{source} does not fit the model of its config: {mismatch_message(missing, unexpected, wrong)}; "
+            "check that the config matches the weights (e.g. conv: plain vs rim, dim, branches)"
+        )
+
+
+def load_state_dict_checked(model: nn.Module, state_dict: Mapping[str, Tensor], source: str = "state dict") -> None:
+    """``model.load_state_dict(strict=True)`` with a readable :class:`MsitError` on mismatch."""
+    check_state_dict(model, state_dict, source)
+    model.load_state_dict(dict(state_dict), strict=True)
+
+
+def read_weights(path: str | Path) -> dict[str, Any]:
+    """Read a ``.safetensors`` file or a ``.pth``/``.pt`` file (``weights_only=True``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise MsitError(f"weights file {path} not found")
+    try:
+        if path.suffix == ".safetensors":
+            return dict(load_file(str(path)))
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # corrupt file, unsupported pickle content, ...
+        raise MsitError(f"cannot read weights from {path}: {type(e).__name__}: {str(e).splitlines()[0][:200]}") from e
+
+
+def save_checkpoint(directory: str | Path, model: nn.Module, config: Mapping[str, Any]) -> Path:
+    """Write ``model.safetensors`` and ``config.yaml`` into ``directory`` (created); returns it."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    with atomic_path(directory / WEIGHTS) as tmp:
+        save_file(tensors, str(tmp), metadata={"format": "msit_lite"})
+    with atomic_path(directory / CONFIG) as tmp:
+        tmp.write_text(yaml.safe_dump(_plain(config), sort_keys=False))
+    return directory
+
+
+def load_checkpoint(directory: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the model from ``config.yaml``, load ``model.safetensors``; returns (model in eval mode, config)."""
+    from msit_lite.config import build_model, load_config
+
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise MsitError(f"checkpoint directory {directory} not found")
+    if not (directory / WEIGHTS).is_file():
+        raise MsitError(f"checkpoint {directory} has no {WEIGHTS}")
+    config = load_config(directory / CONFIG)
+    model = build_model(config)
+    load_state_dict_checked(model, read_weights(directory / WEIGHTS), f"{directory / WEIGHTS}")
+    return model.to(device).eval(), config
+
+
+def _plain(obj: Any) -> Any:
+    """Make a config YAML-safe (tuples -> lists, nested mappings -> dicts)."""
+    if isinstance(obj, Mapping):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj

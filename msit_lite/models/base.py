@@ -1,0 +1,108 @@
+"""The interface every implicit super-resolution model shares, and a tiny tracing helper.
+
+An *implicit* SR model (LIIF, MSIT) splits into two halves:
+
+* :meth:`ImplicitSRModel.encode` runs once per LR image and returns LR-resolution maps
+  ``[b, *, h, w]`` (plus whatever else the query needs, e.g. the LR image ``"inp"`` for MSIT's
+  long skip);
+* :meth:`ImplicitSRModel.query` turns those maps into RGB values at any set of continuous
+  coordinates ``coord`` ``[b, q, 2]`` in (y, x) order, given the size of one HR pixel ``cell``.
+
+Tiled or chunked inference (:mod:`msit_lite.inference`) relies on exactly this split: encode once,
+query the HR grid in chunks. ``forward(lr, coord, cell) == query(encode(lr), coord, cell)``.
+
+Intermediates: every ``encode``/``query`` accepts an optional :class:`Trace`. When given, the
+modules store their intermediate tensors in it under dotted names (``"msno.v"``,
+``"attn_softmax"``, ...). Nothing is recorded -- and nothing is kept alive -- when it is ``None``;
+there is no global state and no hook to forget to remove.
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from msit_lite.coords import to_grid
+
+
+class Trace:
+    """A dict of named intermediates, plus a prefix so that sub-modules can write into a child."""
+
+    def __init__(self, store: dict[str, Tensor] | None = None, prefix: str = "") -> None:
+        self.store: dict[str, Tensor] = {} if store is None else store
+        self.prefix = prefix
+
+    def __call__(self, name: str, value: Tensor) -> None:
+        self.store[self.prefix + name] = value
+
+    def child(self, name: str) -> "Trace":
+        return Trace(self.store, f"{self.prefix}{name}.")
+
+    def __getitem__(self, name: str) -> Tensor:
+        return self.store[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.store
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.store)
+
+    def keys(self) -> list[str]:
+        return list(self.store)
+
+
+def record(trace: Trace | None, name: str, value: Tensor) -> None:
+    """Store ``value`` under ``name`` if tracing is on (a no-op otherwise)."""
+    if trace is not None:
+        trace(name, value)
+
+
+def child(trace: Trace | None, name: str) -> Trace | None:
+    """The sub-trace ``name`` (``None`` stays ``None``)."""
+    return None if trace is None else trace.child(name)
+
+
+def sample(feat: Tensor, coord: Tensor, mode: str, padding_mode: str = "zeros") -> Tensor:
+    """``F.grid_sample`` at (y, x) coordinates ``coord`` ``[b, q, k, 2]`` -> ``[b, C, q, k]``.
+
+    ``align_corners=False`` always (golden README §3.2): -1/+1 are the outer pixel edges.
+    ``nearest`` rounds half to even on the CPU kernel; out-of-range samples are 0 unless
+    ``padding_mode='border'``. We call PyTorch's kernel rather than re-implementing it, so that
+    ties and rounding match the official code bit for bit.
+    """
+    return F.grid_sample(feat, to_grid(coord), mode=mode, padding_mode=padding_mode, align_corners=False)
+
+
+class ImplicitSRModel(nn.Module):
+    """Base class of LIIF and MSIT: ``encode`` once, ``query`` at arbitrary coordinates.
+
+    * ``lr``: ``[b, 3, h, w]``, normalised as ``(img - 0.5) / 0.5``;
+    * ``coord``: ``[b, q, 2]``, (y, x) pixel centres in [-1, 1] (:func:`msit_lite.coords.make_coord`);
+    * ``cell``: ``[b, 2]`` = ``(2/H, 2/W)`` (one HR pixel), or per query ``[b, q, 2]``;
+    * result: ``[b, q, 3]`` normalised RGB.
+    """
+
+    def encode(self, lr: Tensor, trace: Trace | None = None) -> dict[str, Tensor]:
+        raise NotImplementedError
+
+    def query(
+        self, feats: dict[str, Tensor], coord: Tensor, cell: Tensor, trace: Trace | None = None
+    ) -> Tensor:
+        raise NotImplementedError
+
+    def forward(self, lr: Tensor, coord: Tensor, cell: Tensor, trace: Trace | None = None) -> Tensor:
+        return self.query(self.encode(lr, trace), coord, cell, trace)
+
+
+def with_defaults(spec: dict | str | None, **defaults: object) -> dict:
+    """A ``{"name", "args"}`` spec whose ``args`` are ``defaults`` overridden by the spec's own."""
+    if spec is None:
+        raise ValueError("spec is None")
+    if isinstance(spec, str):
+        spec = {"name": spec}
+    args = dict(defaults)
+    args.update(dict(spec.get("args") or {}))
+    out = dict(spec)
+    out["args"] = args
+    return out

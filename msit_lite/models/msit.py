@@ -1,0 +1,94 @@
+r"""MSIT -- the whole model (paper §III-A, Eq. 1; golden README §5).
+
+    I_HR(χ) = D_ψ( MSSA( MSNO( conv_1×1( E_ψ(I_LR) ) ), χ, cell ) ) + I_LR↑(χ)        (Eq. 1)
+
+* ``encoder`` E_ψ (EDSR-baseline or RDN, LR resolution) → ``channel_proj`` (1×1 conv to C,
+  official ``conv_ch``) → ``msno`` (Z'') → ``attention.project`` (Q/K and V maps). All of that is
+  :meth:`MSIT.encode` and runs once per image.
+* :meth:`MSIT.query` per HR coordinate: windowed attention (``attention.attend``) gives P·C
+  values, the cell ``(2/H, 2/W)·(h, w)`` (= 2/scale per axis) is appended, the MLP decoder
+  ``decoder`` predicts RGB and the long skip adds the **bilinear, border-padded** sample of the
+  LR input at the query point.
+
+Only the single-stage path of the official cascaded code is implemented (the released configs
+use one stage: ``imnet_num = conv_num = 1``), so the ``0.75 × previous prediction`` term of later
+stages never appears (README §5.7).
+
+Every swappable piece is a registry spec: ``encoder``, ``msno`` (``msno`` | ``none``),
+``attention`` (``mssa`` | ``sa``), ``decoder`` (``mlp``), and ``conv`` (``plain`` | ``rim`` |
+``refconv``) -- the factory for the k×k convs inside MSNO and MSSA, i.e. the training stage.
+``conv`` is handed to the ``msno`` and ``attention`` builders unless their own args set it.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from msit_lite.models.base import ImplicitSRModel, Trace, child, record, sample, with_defaults
+from msit_lite.models.registry import make, register
+
+Spec = dict[str, Any] | str
+
+DEFAULT_MSNO: dict[str, Any] = {"name": "msno", "args": {"branches": 16, "fem": "official", "merge": "sim"}}
+DEFAULT_ATTENTION: dict[str, Any] = {"name": "mssa", "args": {"projections": 4, "enc_dims": 64, "posenc_scale": 10}}
+DEFAULT_DECODER: dict[str, Any] = {"name": "mlp", "args": {"hidden_list": [256, 256, 256, 256], "act": "gelu"}}
+
+
+@register("model", "msit")
+class MSIT(ImplicitSRModel):
+    """Multi-Scale Implicit Transformer (official class ``amsit``, single stage)."""
+
+    def __init__(
+        self,
+        encoder: Spec,
+        dim: int = 256,
+        heads: int = 8,
+        radius: int = 3,
+        conv: Spec = "rim",
+        msno: Spec | None = None,
+        attention: Spec | None = None,
+        decoder: Spec | None = None,
+        cell_decode: bool = True,
+    ) -> None:
+        super().__init__()
+        self.dim, self.cell_decode = dim, cell_decode
+        self.encoder = make(encoder, "encoder")
+        self.channel_proj = nn.Conv2d(self.encoder.out_dim, dim, 1)
+        self.msno = make(with_defaults(msno or DEFAULT_MSNO, conv=conv), "msno", channels=dim)
+        self.attention = make(with_defaults(attention or DEFAULT_ATTENTION, conv=conv), "attention", dim=dim, heads=heads, radius=radius)
+        in_dim = self.attention.out_dim + (2 if cell_decode else 0)
+        self.decoder = make(decoder or DEFAULT_DECODER, "decoder", in_dim=in_dim, out_dim=3)
+
+    def features(self, lr: Tensor, trace: Trace | None = None) -> Tensor:
+        """Z'': the MSNO-modulated latent code ``[b, C, h, w]``."""
+        feat = self.encoder(lr)
+        record(trace, "encoder", feat)
+        z = self.channel_proj(feat)
+        record(trace, "channel_proj", z)
+        z = self.msno(z, child(trace, "msno"))
+        record(trace, "msno", z)
+        return z
+
+    def encode(self, lr: Tensor, trace: Trace | None = None) -> dict[str, Tensor]:
+        """LR-resolution maps: ``inp`` (for the long skip), ``q`` (and ``k`` for SA), ``v``."""
+        z = self.features(lr, trace)
+        maps = self.attention.project(z, child(trace, "attention"))
+        return {"inp": lr, **maps}
+
+    def query(self, feats: dict[str, Tensor], coord: Tensor, cell: Tensor, trace: Trace | None = None) -> Tensor:
+        h, w = feats["v"].shape[-2:]
+        x = self.attention.attend(feats, coord, trace)
+        if self.cell_decode:
+            if cell.dim() == 2:  # one cell per image -> per query
+                cell = cell.unsqueeze(1).expand(-1, coord.shape[1], -1)
+            rel_cell = cell * cell.new_tensor([float(h), float(w)])
+            x = torch.cat([x, rel_cell], dim=-1)
+        record(trace, "imnet_in", x)
+        out = self.decoder(x)
+        record(trace, "imnet_out", out)
+        skip = sample(feats["inp"], coord.unsqueeze(2), "bilinear", padding_mode="border")  # [b, 3, q, 1]
+        record(trace, "gs_skip", skip)
+        return out + skip[:, :, :, 0].permute(0, 2, 1)
+
