@@ -1,0 +1,148 @@
+"""``msit-lite upscale``: enlarge one image by any factor with a trained model (the main job).
+
+A thin shell around :func:`msit_lite.inference.upscale`. Everything that can be checked cheaply is
+checked *before* the model runs (the image decodes, the scale is sane, the output suffix is an
+image format, the checkpoint loads), and the result is written to a temporary file that is
+renamed onto ``-o`` only on success -- a failed run never leaves a half-written or stale-looking
+output behind. Every user error is one line on stderr and exit code 2.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import time
+from pathlib import Path
+
+import torch
+
+from msit_lite.errors import MsitError
+from msit_lite.inference import DEFAULT_MAX_OUTPUT_PIXELS, DEFAULT_MEMORY_BUDGET_MB, MAX_SCALE
+from msit_lite.paths import repo_dir
+
+EPILOG = f"""\
+examples:
+  msit-lite upscale photo.png --scale 4 -o photo_x4.png
+  msit-lite upscale photo.png --scale 3.5 -o photo_x3.5.png           # any factor > 1
+  msit-lite upscale photo.png --scale 2x3 -o wide.png                 # 2x taller, 3x wider
+  msit-lite upscale photo.png --size 1920x1080 -o hd.png              # WIDTH x HEIGHT
+  msit-lite upscale big.png --scale 2 -o out.png --memory-budget 512 --device cpu
+
+notes:
+  --scale S|HxW   one factor, or a pair in HEIGHT x WIDTH order (rows first, like the model's
+                  (y, x) coordinates); each factor in [1, {MAX_SCALE:g}], at least one > 1.
+                  The output is round(h*S_h) x round(w*S_w).
+  --size WxH      the output size in WIDTH x HEIGHT order, as image tools print it (1920x1080).
+  --memory-budget bounds the working memory: the HR pixels are queried in chunks and large
+                  inputs are encoded in overlapping tiles that give the same result as one pass.
+  Default model: checkpoints/lite-msit in the repository (train or convert one, or pass
+  --checkpoint DIR with a folder holding model.safetensors + config.yaml).
+"""
+
+_PAIR = re.compile(r"^\s*([0-9.eE+-]+)\s*[xX×]\s*([0-9.eE+-]+)\s*$")
+
+
+def default_checkpoint() -> Path:
+    """The shipped lite model: ``checkpoints/lite-msit`` in the repository."""
+    return repo_dir() / "checkpoints" / "lite-msit"
+
+
+def parse_scale(text: str) -> float | tuple[float, float]:
+    """``"3.5"`` -> 3.5; ``"2x3"`` -> (2.0, 3.0) = (height, width) factors."""
+    m = _PAIR.match(text)
+    try:
+        if m:
+            return float(m.group(1)), float(m.group(2))
+        return float(text)
+    except ValueError:
+        pass
+    raise MsitError(f"--scale {text!r} is not a number like 4 or 3.5, or a HEIGHTxWIDTH pair like 2x3")
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"1920x1080"`` (WIDTH x HEIGHT) -> ``(1080, 1920)`` = (H, W)."""
+    m = _PAIR.match(text)
+    if m:
+        try:
+            width, height = int(m.group(1)), int(m.group(2))
+        except ValueError:
+            width = height = 0
+        if width > 0 and height > 0:
+            return height, width
+    raise MsitError(f"--size {text!r} is not WIDTHxHEIGHT with positive integers, like 1920x1080")
+
+
+def _device(name: str) -> torch.device:
+    from msit_lite.utils import pick_device
+
+    try:
+        device = pick_device(name)
+    except RuntimeError as e:
+        raise MsitError(f"--device {name!r} is not a device name (use auto, cpu, cuda, cuda:1, mps)") from e
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise MsitError(f"--device {name}: CUDA is not available on this machine; use --device cpu")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise MsitError(f"--device {name}: MPS is not available on this machine; use --device cpu")
+    return device
+
+
+def add_parser(subparsers: argparse._SubParsersAction, help_text: str) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "upscale",
+        help=help_text,
+        description="Upscale an image by any factor (integer or not, different per axis) with an MSIT/LIIF model.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("input", type=Path, metavar="IN", help="input image (PNG, JPEG, BMP, TIFF, WebP)")
+    p.add_argument("--scale", metavar="S|HxW", help="factor, e.g. 4, 3.5 or 2x3 (height x width)")
+    p.add_argument("--size", metavar="WxH", help="output size WIDTHxHEIGHT, e.g. 1920x1080")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT",
+                   help="output image; the suffix picks the format (.png is lossless)")
+    p.add_argument("--checkpoint", type=Path, metavar="DIR", default=None,
+                   help="checkpoint folder (default: checkpoints/lite-msit in the repository)")
+    p.add_argument("--device", default="auto", help="auto (cuda, else mps, else cpu), cpu, cuda, cuda:N, mps")
+    p.add_argument("--memory-budget", type=float, default=DEFAULT_MEMORY_BUDGET_MB, metavar="MB",
+                   help=f"working-memory budget in MiB for query chunks and encoder tiles (default {DEFAULT_MEMORY_BUDGET_MB})")
+    p.add_argument("--tile", type=int, default=None, metavar="N",
+                   help="encode in N x N LR tiles (0 = never tile; default: from the memory budget)")
+    p.add_argument("--max-megapixels", type=float, default=DEFAULT_MAX_OUTPUT_PIXELS / 1e6, metavar="MP",
+                   help=f"refuse outputs larger than this (default {DEFAULT_MAX_OUTPUT_PIXELS / 1e6:g})")
+    p.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from msit_lite.data.io import IMAGE_FORMATS, read_image, save_image
+    from msit_lite.inference import load_model, resolve_output_size, upscale
+
+    if (args.scale is None) == (args.size is None):
+        raise MsitError("give exactly one of --scale S (e.g. 4, 3.5, 2x3) and --size WxH (e.g. 1920x1080)")
+    if args.memory_budget <= 0:
+        raise MsitError(f"--memory-budget {args.memory_budget:g} must be a positive number of MiB")
+    if args.tile is not None and args.tile < 0:
+        raise MsitError(f"--tile {args.tile} must be 0 (no tiling) or a positive tile size")
+    if args.max_megapixels <= 0:
+        raise MsitError(f"--max-megapixels {args.max_megapixels:g} must be positive")
+    out_path: Path = args.output
+    if out_path.suffix.lower() not in IMAGE_FORMATS:
+        raise MsitError(f"-o {out_path}: unknown image suffix {out_path.suffix or '(none)'!r}; "
+                        f"use one of {', '.join(IMAGE_FORMATS)}")
+    if out_path.is_dir():
+        raise MsitError(f"-o {out_path} is a directory; give a file name such as {out_path / 'out.png'}")
+    scale = parse_scale(args.scale) if args.scale is not None else None
+    size = parse_size(args.size) if args.size is not None else None
+    max_pixels = int(args.max_megapixels * 1e6)
+
+    image = read_image(args.input)  # MsitError for missing / corrupt / non-image files
+    hr_size = resolve_output_size(image.shape[:2], scale, size, max_pixels)  # validate before loading
+    device = _device(args.device)
+    model = load_model(args.checkpoint or default_checkpoint(), device)
+
+    start = time.perf_counter()
+    result = upscale(model, image, scale, size, memory_budget_mb=args.memory_budget, tile=args.tile,
+                     device=device, progress=not args.no_progress, max_output_pixels=max_pixels)
+    save_image(out_path, result)  # atomic: temp file + rename
+    print(f"wrote {out_path} ({hr_size[1]}x{hr_size[0]} from {image.shape[1]}x{image.shape[0]}, "
+          f"{time.perf_counter() - start:.1f} s on {device})")
+    return 0
