@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from pathlib import Path
+
 from torch import Tensor, nn
 
 from msit_lite.coords import make_coord, to_grid
@@ -381,3 +383,21 @@ def test_real_liif_tiling():
     lr = _lr(12, 14)
     full = predict(model, lr, (29, 31), tile=0)
     assert (predict(model, lr, (29, 31), tile=5, chunk=77) - full).abs().max() <= 1e-5
+
+
+@pytest.mark.parametrize("config", ["configs/golden/msit-small-plain.yaml", "configs/golden/liif-small.yaml",
+                                    "configs/ablations/t4-fem-off.yaml"])
+def test_declared_receptive_radius_equals_probe(config):
+    """The radius each model declares (used for tile overlap) is what a gradient probe measures."""
+    from msit_lite.config import build_model, load_config
+    from msit_lite.inference import probe_receptive_radius
+
+    cfg = load_config(Path(__file__).resolve().parent.parent / config)
+    if "ablations" in config:  # full-size ablation: shrink it so the probe stays cheap
+        cfg["model"]["args"]["encoder"] = {"name": "edsr-baseline", "args": {"n_resblocks": 1, "n_feats": 8}}
+        cfg["model"]["args"]["dim"] = 32
+        cfg["model"]["args"]["msno"]["args"]["branches"] = 4
+        cfg["model"]["args"]["decoder"] = {"name": "mlp", "args": {"hidden_list": [16], "act": "gelu"}}
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    assert model.receptive_radius == probe_receptive_radius(model)

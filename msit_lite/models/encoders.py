@@ -47,6 +47,8 @@ class EDSRBaseline(nn.Module):
         blocks.append(_conv(n_feats, n_feats, kernel_size))
         self.body = nn.Sequential(*blocks)
         self.out_dim = n_feats
+        # LR pixels an output feature can see on each side: head + 2 per block + tail conv.
+        self.receptive_radius = (kernel_size // 2) * (2 * n_resblocks + 2)
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.head(x)
@@ -89,6 +91,8 @@ class RDN(nn.Module):
         self.RDBs = nn.ModuleList([_RDB(G0, g, c, RDNkSize) for _ in range(self.D)])
         self.GFF = nn.Sequential(nn.Conv2d(self.D * G0, G0, 1), _conv(G0, G0, RDNkSize))  # global fusion
         self.out_dim = G0
+        # SFENet1, SFENet2, D blocks of C k x k convs, and the k x k conv of GFF.
+        self.receptive_radius = (RDNkSize // 2) * (3 + self.D * c)
 
     def forward(self, x: Tensor) -> Tensor:
         f1 = self.SFENet1(x)

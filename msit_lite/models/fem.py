@@ -98,6 +98,10 @@ class FEM(nn.Module):
         """The shift in pixels actually used: ``int(mix_margin)`` (truncation, as in the code)."""
         return int(self.mix_margin.item())
 
+    @property
+    def receptive_radius(self) -> int:
+        return self.stride
+
     def forward(self, x: Tensor) -> Tensor:
         m = self.stride
         if m < 1:
@@ -122,4 +126,6 @@ def fem_paper(channels: int, mix_margin: float = 1.0) -> FEM:
 @register("fem", "none")
 def fem_none(channels: int, **_: object) -> nn.Module:
     """Table IV "FEM W/O": no shifting at all."""
-    return nn.Identity()
+    ident = nn.Identity()
+    ident.receptive_radius = 0  # type: ignore[assignment]
+    return ident

@@ -43,6 +43,12 @@ class LIIF(ImplicitSRModel):
         spec = decoder or {"name": "mlp", "args": {"hidden_list": [256, 256, 256, 256], "act": "relu"}}
         self.decoder = make(spec, "decoder", in_dim=in_dim, out_dim=3)
 
+    @property
+    def receptive_radius(self) -> int | None:
+        """Encoder radius, plus 1 for the 3x3 feature unfolding done in :meth:`encode`."""
+        r = getattr(self.encoder, "receptive_radius", None)
+        return None if r is None else r + int(self.feat_unfold)
+
     def encode(self, lr: Tensor, trace: Trace | None = None) -> dict[str, Tensor]:
         feat = self.encoder(lr)
         record(trace, "encoder", feat)

@@ -61,6 +61,15 @@ class MSIT(ImplicitSRModel):
         in_dim = self.attention.out_dim + (2 if cell_decode else 0)
         self.decoder = make(decoder or DEFAULT_DECODER, "decoder", in_dim=in_dim, out_dim=3)
 
+    @property
+    def receptive_radius(self) -> int | None:
+        """LR pixels on each side that one encoded map value depends on (tiled inference uses it).
+
+        ``None`` when a registered piece does not declare its own radius (inference then probes).
+        """
+        parts = [getattr(m, "receptive_radius", None) for m in (self.encoder, self.msno, self.attention)]
+        return None if None in parts else sum(parts)  # type: ignore[arg-type]
+
     def features(self, lr: Tensor, trace: Trace | None = None) -> Tensor:
         """Z'': the MSNO-modulated latent code ``[b, C, h, w]``."""
         feat = self.encoder(lr)

@@ -56,6 +56,7 @@ class MultiScaleConv(nn.Module):
             make(conv, "conv", in_channels=self.chunk, out_channels=self.chunk, kernel_size=3 + 2 * i, padding=1 + i)
             for i in range(branches)
         )
+        self.receptive_radius = branches  # the largest kernel is 2·branches + 1
 
     def forward(self, x: Tensor, trace: Trace | None = None) -> Tensor:
         outs = []
@@ -73,6 +74,7 @@ class SIM(nn.Module):
     def __init__(self, channels: int, branches: int, expand_ratio: int = 2) -> None:
         super().__init__()
         hidden = channels * expand_ratio
+        self.receptive_radius = 0  # 1x1 convs only
         self.expand = nn.Conv2d(channels, hidden, 1, groups=branches)  # W_ss (official sim0)
         self.bn = nn.BatchNorm2d(hidden)
         self.act = nn.GELU()
@@ -95,6 +97,7 @@ class ConvMerge(nn.Module):
     def __init__(self, channels: int, branches: int, kernel_size: int = 1) -> None:
         super().__init__()
         self.conv = nn.Conv2d(channels, channels, kernel_size, padding=kernel_size // 2)
+        self.receptive_radius = kernel_size // 2
 
     def forward(self, x: Tensor, trace: Trace | None = None) -> Tensor:
         x = self.conv(x)
@@ -123,6 +126,12 @@ class MSNO(nn.Module):
         self.proj = nn.Conv2d(channels, channels, 1)
         official_init(self)
 
+    @property
+    def receptive_radius(self) -> int | None:
+        """How far (LR pixels) an output looks: FEM shift + largest MSC kernel // 2 + merge."""
+        parts = [getattr(m, "receptive_radius", None) for m in (self.fem, self.msc, self.merge)]
+        return None if None in parts else sum(parts)  # type: ignore[arg-type]
+
     def forward(self, x: Tensor, trace: Trace | None = None) -> Tensor:
         v = self.v(x)
         record(trace, "v", v)
@@ -144,5 +153,7 @@ def no_msno(channels: int, **_: Any) -> nn.Module:
 
 
 class _Identity(nn.Module):
+    receptive_radius = 0
+
     def forward(self, x: Tensor, trace: Trace | None = None) -> Tensor:
         return x

@@ -203,6 +203,7 @@ class MSSA(WindowAttention):
         super().__init__(dim, heads, radius, enc_dims, posenc_scale)
         self.q_proj = MultiScaleProjection(dim, projections, conv)
         self.v_proj = make(conv, "conv", in_channels=dim, out_channels=dim, kernel_size=v_kernel, padding=v_kernel // 2)
+        self.receptive_radius = max(projections, v_kernel // 2)  # Q's largest kernel is 2N+1
 
     def project(self, z: Tensor, trace: Trace | None = None) -> dict[str, Tensor]:
         q = self.q_proj(z, child(trace, "q_proj"))
@@ -231,6 +232,7 @@ class ConvSA(WindowAttention):
         self.q_proj = make(conv, "conv", **kw)
         self.k_proj = make(conv, "conv", **kw)
         self.v_proj = make(conv, "conv", **kw)
+        self.receptive_radius = kernel_size // 2
 
     def project(self, z: Tensor, trace: Trace | None = None) -> dict[str, Tensor]:
         out = {"q": self.q_proj(z), "k": self.k_proj(z), "v": self.v_proj(z)}
