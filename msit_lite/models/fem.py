@@ -106,6 +106,10 @@ class FEM(nn.Module):
         m = self.stride
         if m < 1:
             raise MsitError(f"FEM shift stride int(mix_margin) must be >= 1, got {m}")
+        if x.dim() != 4 or x.shape[1] != self.channels:
+            raise MsitError(f"FEM built for {self.channels} channels got a tensor of shape {tuple(x.shape)}")
+        if m > min(x.shape[-2:]):
+            raise MsitError(f"FEM shift stride {m} exceeds the {x.shape[-2]}x{x.shape[-1]} feature map (circular padding)")
         x = F.pad(x, (m, m, m, m), mode="circular")
         return F.conv2d(x, self.mask, None, stride=1, padding=0, dilation=m, groups=self.channels)
 

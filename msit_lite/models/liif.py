@@ -3,7 +3,9 @@ r"""LIIF -- Local Implicit Image Function (Chen et al. 2021), the baseline MSIT 
 
 A query χ reads the LR feature at the nearest LR pixel (optionally "unfolded": the 3×3
 neighbourhood concatenated, 9C values), the relative coordinate (χ − centre)·(h, w) and the cell
-(2/H, 2/W)·(h, w), and an MLP predicts RGB. *Local ensemble*: the query is repeated from the four
+(2/H, 2/W)·(h, w), and an MLP predicts RGB. Both are in units of *half* an LR pixel (one LR pixel
+spans 2/h in coordinates): |rel| ≤ 2 for the four neighbours, and the cell term is 2/scale.
+(Official names are kept below: ``rx``/``vx`` act on the y axis, ``ry``/``vy`` on x.) *Local ensemble*: the query is repeated from the four
 LR pixels around χ (shifts ±1/h, ±1/w plus 1e-6) and the four predictions are blended with the
 area of the rectangle between χ and the *diagonally opposite* pixel centre. No long skip.
 
