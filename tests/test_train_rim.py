@@ -1,0 +1,86 @@
+"""Cumulative training: stage-1 plain weights into the RIMs of a stage-2 model."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from msit_lite.checkpoint import save_checkpoint
+from msit_lite.config import build_model
+from msit_lite.errors import MsitError
+from msit_lite.models.rim import rim_modules
+from msit_lite.training import init_from_stage1, train
+
+from test_train_common import make_data_root, tiny_config
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    torch.set_num_threads(1)  # shared CI cores: no oversubscription
+
+
+def _stage1(tmp_path: Path) -> tuple[torch.nn.Module, Path]:
+    torch.manual_seed(0)
+    cfg = tiny_config(conv="plain")
+    model = build_model(cfg)
+    with torch.no_grad():  # non-trivial BatchNorm statistics too
+        for name, buf in model.named_buffers():
+            if name.endswith("running_mean"):
+                buf.normal_(0, 0.1)
+    return model.eval(), save_checkpoint(tmp_path / "stage1", model, cfg)
+
+
+def _inputs() -> tuple[torch.Tensor, ...]:
+    g = torch.Generator().manual_seed(1)
+    return torch.randn(2, 3, 9, 11, generator=g), torch.rand(2, 40, 2, generator=g) * 2 - 1, torch.full((2, 2), 0.1)
+
+
+def test_identity_init_preserves_the_function(tmp_path: Path) -> None:
+    plain, ckpt = _stage1(tmp_path)
+    torch.manual_seed(7)
+    rim = build_model(tiny_config(conv="rim"))
+    fresh = init_from_stage1(rim, ckpt, "identity")
+    assert fresh and all(k.endswith(("convmap.weight", "linear.weight")) for k in fresh)
+    rim.eval()
+    x = _inputs()
+    with torch.no_grad():
+        assert torch.equal(rim(*x), plain(*x))
+        for m in rim_modules(rim).values():
+            assert torch.equal(m.effective_weight(), m.weight)
+    # ... and is trainable: the zeroed `linear` gets a gradient at once
+    rim.train()
+    rim(*x).abs().mean().backward()
+    assert any(m.linear.weight.grad.abs().sum() > 0 for m in rim_modules(rim).values())
+
+
+def test_official_init_changes_the_function(tmp_path: Path) -> None:
+    plain, ckpt = _stage1(tmp_path)
+    rim = build_model(tiny_config(conv="rim"))
+    init_from_stage1(rim, ckpt, "official")
+    rim.eval()
+    x = _inputs()
+    with torch.no_grad():
+        assert (rim(*x) - plain(*x)).abs().max() > 1e-3
+
+
+def test_train_stage2_from_stage1(tmp_path: Path) -> None:
+    _, ckpt = _stage1(tmp_path)
+    root = make_data_root(tmp_path / "data", n=4)
+    cfg = tiny_config(conv="rim", stage=2, scale_max=3.0, patch_size=6)
+    res = train(cfg, tmp_path / "s2", data_root=root, device="cpu", init=str(ckpt), max_steps=2, progress=False)
+    assert res.step == 2
+    w = {k: v for k, v in res.model.state_dict().items() if k.endswith(".weight")}
+    from msit_lite.checkpoint import read_weights
+
+    s1 = read_weights(ckpt / "model.safetensors")
+    rim_buf = [k for k in rim_modules(res.model)]
+    assert rim_buf and all(torch.equal(w[f"{n}.weight"], s1[f"{n}.weight"]) for n in rim_buf)  # W stays frozen
+
+
+def test_init_into_a_model_without_rim_is_an_error(tmp_path: Path) -> None:
+    _, ckpt = _stage1(tmp_path)
+    with pytest.raises(MsitError, match="has none"):
+        init_from_stage1(build_model(tiny_config(conv="plain")), ckpt)
+    with pytest.raises(MsitError, match="not found"):
+        init_from_stage1(build_model(tiny_config(conv="rim")), tmp_path / "missing")
