@@ -29,6 +29,18 @@ What makes the numbers comparable with published tables (docs/PROTOCOLS.md):
   RGB copy through the Y conversion, which is what the official ``calc_psnr`` does: Y of a gray
   difference is 0.859 x the difference, so that image gains 1.32 dB and the Set14 mean ~0.09 dB.
 
+* **Protocol presets** (``protocol=``): ``'auto'`` (default) scores DIV2K with ``'div2k'`` and
+  every other set with ``'benchmark'``; ``'official'`` reproduces the official test configs'
+  mix exactly (golden README §8, §9.10): DIV2K RGB / shave s+6, the others Y / shave s; LR from
+  the stored MATLAB files for Set14 and B100 at ×2, ×3, ×4 (the paired wrapper) and from PIL
+  bicubic of the HR for everything else (Set5, Urban100, DIV2K at every scale, Set14/B100 at
+  ×6, ×8 and beyond); gray images scored through Y as ``calc_psnr`` does (``gray='rgb'``).
+  That is how the paper's Tables I-V were measured.
+* **Memory**: one image is in memory at a time (HR, LR, the prediction as float64 and the
+  scoring temporaries: ~0.5 GB for a 2040x1356 DIV2K image); the model side is bounded by
+  :mod:`msit_lite.inference` (query chunks, tiled encoding; ``memory_budget_mb``).
+  ``benchmarks/eval_memory.py`` measures the peak RSS at ×12 and ×30 on a 2K image.
+
 The bicubic baseline uses the MATLAB-exact ``imresize`` with 8-bit output, which reproduces the
 published "Bicubic" rows.  **Never** put PyTorch's bicubic (a = -0.75,
 :func:`~msit_lite.data.resize.resize_torch`) beside published rows: it is a different
@@ -37,11 +49,13 @@ interpolator and gives different numbers.
 from __future__ import annotations
 
 import csv
+import importlib
+import inspect
 import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Literal, Sequence, Union
+from typing import Any, Callable, Iterable, Literal, Sequence, Union
 
 import numpy as np
 import torch
@@ -49,7 +63,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from msit_lite.data.folders import ImagePair, benchmark_pairs, canonical_set
-from msit_lite.data.io import is_single_channel, read_image
+from msit_lite.data.io import is_single_channel, read_image, save_image
 from msit_lite.data.resize import imresize, resize_pil
 from msit_lite.errors import MsitError
 from msit_lite.metrics import calc_psnr, shave_for, ssim
@@ -64,11 +78,17 @@ __all__ = [
     "make_lr",
     "PUBLISHED_BICUBIC",
     "parse_scale",
+    "resolve_protocol",
+    "model_upscaler",
+    "accepted_kwargs",
+    "compare_paper",
 ]
 
 LrSource = Literal["files", "matlab", "pil"]
 GrayMode = Literal["channel", "rgb"]
 PsnrProtocol = Literal["benchmark", "div2k"]
+Protocol = Literal["auto", "benchmark", "div2k", "official"]
+PROTOCOLS = ("auto", "benchmark", "div2k", "official")
 SrOutput = Union[Tensor, np.ndarray]
 Upscaler = Callable[[np.ndarray, tuple[int, int]], SrOutput]
 
@@ -105,6 +125,7 @@ class ImageResult:
     height: int
     width: int
     gray: bool
+    protocol: str = "benchmark"  # the PSNR protocol this image was scored with
 
 
 def parse_scale(scale: str | float) -> tuple[str, float]:
@@ -135,6 +156,22 @@ def make_lr(hr: np.ndarray, scale: float, how: Literal["matlab", "pil"]) -> tupl
     hr = hr[: round(h_lr * scale), : round(w_lr * scale)]
     lr = imresize(hr, size=(h_lr, w_lr)) if how == "matlab" else resize_pil(hr, (h_lr, w_lr))
     return hr, lr
+
+
+def resolve_protocol(dataset: str, scale: float, protocol: str, lr_source: str) -> tuple[PsnrProtocol, LrSource]:
+    """The (PSNR protocol, LR source) used for one set and scale under a preset.
+
+    ``'auto'``: DIV2K -> ``'div2k'``, others -> ``'benchmark'``, LR source as given.
+    ``'benchmark'`` / ``'div2k'``: that protocol for every set, LR source as given.
+    ``'official'``: the official test configs (module docstring); ``lr_source`` is ignored.
+    """
+    if protocol not in PROTOCOLS:
+        raise MsitError(f"unknown protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}")
+    per_set: PsnrProtocol = "div2k" if dataset == "DIV2K" else "benchmark"
+    if protocol == "official":
+        paired = dataset in ("Set14", "B100") and _integer(scale) in (2, 3, 4)
+        return per_set, ("files" if paired else "pil")
+    return (per_set if protocol == "auto" else protocol), lr_source  # type: ignore[return-value]
 
 
 def _stored_pair(pair: ImagePair) -> tuple[np.ndarray, np.ndarray]:
@@ -176,17 +213,24 @@ class EvalResults:
     gray: str
     records: list[ImageResult]
 
-    def summary(self) -> dict[str, dict[str, dict[str, float]]]:
-        """``{dataset: {scale: {"psnr", "ssim", "images"}}}`` with means over images."""
-        out: dict[str, dict[str, dict[str, float]]] = {}
+    def summary(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """``{dataset: {scale: {"psnr", "ssim", "images", "protocol", "lr_source"}}}`` (means over images).
+
+        ``lr_source`` is the one source of the group, or ``"mixed"`` (e.g. ``files`` with a
+        fallback for some images).
+        """
+        out: dict[str, dict[str, dict[str, Any]]] = {}
         groups: dict[tuple[str, str], list[ImageResult]] = {}
         for r in self.records:
             groups.setdefault((r.dataset, r.scale), []).append(r)
         for (d, s), rs in groups.items():
+            sources = sorted({r.lr_source for r in rs})
             out.setdefault(d, {})[s] = {
                 "psnr": float(np.mean([r.psnr for r in rs])),
                 "ssim": float(np.mean([r.ssim for r in rs])),
                 "images": len(rs),
+                "protocol": rs[0].protocol,
+                "lr_source": sources[0] if len(sources) == 1 else "mixed",
             }
         return out
 
@@ -219,7 +263,7 @@ class EvalResults:
 
     def table(self, published: dict[str, dict[str, float]] | None = None) -> str:
         """A printable table, one row per set and scale (optionally with published PSNRs)."""
-        head = f"{'dataset':<9}{'scale':>7}{'images':>8}{'PSNR':>9}{'SSIM':>8}"
+        head = f"{'dataset':<9}{'scale':>7}{'images':>8}{'scored':>14}{'LR':>8}{'PSNR':>9}{'SSIM':>8}"
         if published:
             head += f"{'published':>11}{'diff':>8}"
         lines = [
@@ -228,7 +272,10 @@ class EvalResults:
         ]
         for d, by_scale in self.summary().items():
             for s, v in by_scale.items():
-                line = f"{d:<9}{'x' + s:>7}{v['images']:>8}{v['psnr']:>9.3f}{v['ssim']:>8.4f}"
+                scored = f"Y, shave {shave_for('benchmark', float(s))}" if v["protocol"] == "benchmark" \
+                    else f"RGB, shave {shave_for('div2k', float(s))}"
+                line = (f"{d:<9}{'x' + s:>7}{v['images']:>8}{scored:>14}{v['lr_source']:>8}"
+                        f"{v['psnr']:>9.3f}{v['ssim']:>8.4f}")
                 ref = (published or {}).get(d, {}).get(s)
                 if published:
                     line += f"{ref:>11.2f}{v['psnr'] - ref:>+8.3f}" if ref is not None else f"{'-':>11}{'':>8}"
@@ -249,29 +296,41 @@ def _score(
     return p, q
 
 
+def _sr_to_uint8(sr: np.ndarray) -> np.ndarray:
+    """Float ``[3, H, W]`` in [0, 1] -> uint8 ``H x W x 3`` (round half up, as an 8-bit save)."""
+    return np.floor(sr.transpose(1, 2, 0) * 255.0 + 0.5).astype(np.uint8)
+
+
 def evaluate(
     upscaler: Upscaler,
     datasets: Iterable[str],
     scales: Sequence[str | float],
     root: str | Path,
     *,
-    protocol: PsnrProtocol = "benchmark",
+    protocol: Protocol = "auto",
     lr_source: LrSource = "files",
-    gray: GrayMode = "channel",
+    gray: GrayMode | None = None,
     progress: bool = True,
     name: str | None = None,
+    save_images: str | Path | None = None,
+    max_images: int | None = None,
 ) -> EvalResults:
     """Score ``upscaler`` on every image of every ``dataset`` x ``scale`` (see module docstring).
 
     ``datasets`` are set names (Set5, Set14, B100, Urban100, DIV2K; aliases like ``bsd100``
-    work); ``scales`` keep their spelling as keys (``"2"``, ``"2.5"``); ``root`` is a folder in
-    one of the layouts of :mod:`msit_lite.data.folders`.  Raises :class:`MsitError` for unknown
-    names, missing folders, unreadable images and malformed upscaler outputs.
+    work); ``scales`` keep their spelling as keys (``"2"``, ``"2.5"``, ``"30"``); ``root`` is a
+    folder in one of the layouts of :mod:`msit_lite.data.folders`.  ``protocol`` is a preset
+    (:func:`resolve_protocol`); ``gray`` defaults to ``'rgb'`` under ``'official'`` and
+    ``'channel'`` otherwise.  ``save_images`` writes every prediction as
+    ``DIR/<set>/x<scale>/<image>.png``; ``max_images`` keeps the first N images of each set (a
+    quick look -- the means are then not the published ones).  Raises :class:`MsitError` for unknown names, missing
+    folders, unreadable images and malformed upscaler outputs.
     """
-    if protocol not in ("benchmark", "div2k"):
-        raise MsitError(f"unknown protocol {protocol!r}; use 'benchmark' or 'div2k'")
+    if protocol not in PROTOCOLS:
+        raise MsitError(f"unknown protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}")
     if lr_source not in ("files", "matlab", "pil"):
         raise MsitError(f"unknown LR source {lr_source!r}; use 'files', 'matlab' or 'pil'")
+    gray = gray or ("rgb" if protocol == "official" else "channel")
     if gray not in ("channel", "rgb"):
         raise MsitError(f"unknown gray mode {gray!r}; use 'channel' or 'rgb'")
     root = Path(root)
@@ -282,19 +341,112 @@ def evaluate(
     sets = [canonical_set(d) for d in datasets]
     if not sets or not parsed:
         raise MsitError("give at least one dataset and one scale")
-    jobs = [(d, key, s, pair) for d in sets for key, s in parsed for pair in benchmark_pairs(root, d, s)]
+    if max_images is not None and max_images < 1:
+        raise MsitError(f"max_images must be >= 1, got {max_images}")
+    jobs = [(d, key, s, pair) for d in sets for key, s in parsed
+            for pair in benchmark_pairs(root, d, s)[:max_images]]
 
     records: list[ImageResult] = []
-    for d, key, s, pair in tqdm(jobs, desc=f"eval {who}", unit="img", disable=not progress, leave=False):
+    bar = tqdm(jobs, desc=f"eval {who}", unit="img", disable=not progress, leave=False)
+    for d, key, s, pair in bar:
+        bar.set_postfix_str(f"{d} x{key} {pair.name}", refresh=False)
+        psnr_protocol, wanted = resolve_protocol(d, s, protocol, lr_source)
         single = is_single_channel(pair.hr)
-        source = lr_source if (lr_source != "files" or pair.lr is not None) else "matlab"
+        source = wanted if (wanted != "files" or pair.lr is not None) else "matlab"
         if source == "files":
             hr, lr = _stored_pair(pair)
         else:
             hr, lr = make_lr(read_image(pair.hr), s, source)  # type: ignore[arg-type]
-        sr = _sr_to_chw(upscaler(lr, (hr.shape[0], hr.shape[1])), (hr.shape[0], hr.shape[1]), who)
+        size = (hr.shape[0], hr.shape[1])
+        sr = _sr_to_chw(upscaler(lr, size), size, who)
+        del lr
+        if save_images is not None:
+            save_image(Path(save_images) / d / f"x{key}" / f"{pair.name}.png", _sr_to_uint8(sr))
         score_gray = single and gray == "channel"
         ref = hr[:, :, :1] if score_gray else hr
-        p, q = _score(sr, ref, score_gray, protocol, s)
-        records.append(ImageResult(d, key, pair.name, p, q, source, hr.shape[0], hr.shape[1], single))
-    return EvalResults(who, protocol, lr_source, gray, records)
+        p, q = _score(sr, ref, score_gray, psnr_protocol, s)
+        del sr, hr, ref
+        records.append(ImageResult(d, key, pair.name, p, q, source, size[0], size[1], single, psnr_protocol))
+    return EvalResults(who, protocol, lr_source if protocol != "official" else "official", gray, records)
+
+
+# ----------------------------------------------------------------------------------------------
+# Neural models as upscalers
+# ----------------------------------------------------------------------------------------------
+def accepted_kwargs(func: Callable[..., Any], **kwargs: Any) -> dict[str, Any]:
+    """The subset of ``kwargs`` that ``func`` accepts (``None`` values dropped).
+
+    Lets the evaluation pass options such as ``fast=`` or ``memory_budget_mb=`` to the inference
+    functions of whichever version of :mod:`msit_lite.inference` is installed.
+    """
+    params = inspect.signature(func).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return {k: v for k, v in kwargs.items() if v is not None}
+    return {k: v for k, v in kwargs.items() if k in params and v is not None}
+
+
+def model_upscaler(
+    model: torch.nn.Module,
+    *,
+    device: str | torch.device | None = None,
+    memory_budget_mb: float | None = None,
+    fast: bool | None = None,
+) -> Upscaler:
+    """Wrap an ``nn.Module`` (e.g. converted in memory from an official checkpoint) as an upscaler.
+
+    The same contract as :func:`msit_lite.inference.load_upscaler`: normalise ``(x - 0.5)/0.5``,
+    predict every HR pixel with bounded memory, de-normalise and clamp, no 8-bit rounding.
+    ``fast`` / ``memory_budget_mb`` are passed on when the installed inference code accepts them.
+    """
+    inference = importlib.import_module("msit_lite.inference")
+    # prepared once (RIM folded, fast wrapper built), not once per image
+    net = inference.prepare_model(model, device, **accepted_kwargs(inference.prepare_model, fast=fast)).eval()
+    dev = next((p.device for p in net.parameters()), torch.device("cpu"))
+    opts = accepted_kwargs(inference.predict, memory_budget_mb=memory_budget_mb, fast=fast)
+
+    def upscaler(lr: np.ndarray, hr_size: tuple[int, int]) -> Tensor:
+        x = inference.image_to_tensor(lr).to(dev).sub(0.5).div(0.5)
+        pred = inference.predict(net, x, tuple(hr_size), **opts)
+        return pred[0].mul(0.5).add(0.5).clamp(0, 1)
+
+    upscaler.network = net  # type: ignore[attr-defined]  # the prepared network (e.g. FastMSIT)
+    return upscaler
+
+
+# ----------------------------------------------------------------------------------------------
+# Side by side with the paper
+# ----------------------------------------------------------------------------------------------
+def compare_paper(
+    results: EvalResults,
+    *,
+    model: str,
+    encoder: str | None = None,
+    params: int | None = None,
+    rows: Sequence[str] | None = None,
+) -> str:
+    """Our means beside the paper's Table I (DIV2K) / II (benchmark sets) rows, with deltas.
+
+    ``model`` is ``"bicubic"``, ``"liif"`` or ``"msit"`` (picks the reference row), ``encoder``
+    ``"edsr-baseline"`` or ``"rdn"``, ``params`` our trainable count (the paper's column).
+    A note is added when the numbers were not measured with the paper's protocol.
+    """
+    from msit_lite import paper
+
+    out = []
+    summary = results.summary()
+    for dataset, by_scale in summary.items():
+        table = paper.table_for(dataset)
+        ours = {s: v["psnr"] for s, v in by_scale.items()}
+        if table is None:
+            out.append(f"{dataset}: not in the paper's tables")
+            continue
+        out.append(paper.compare_table(ours, table, label=results.model, model=model, encoder=encoder,
+                                       params=params, rows=rows))
+        off = [s for s, v in by_scale.items() if v["protocol"] != table.protocol]
+        if off:
+            out.append(f"  note: x{', x'.join(off)} scored with a different PSNR protocol than the paper's "
+                       f"({table.protocol}); use --protocol official")
+        elif results.protocol != "official":
+            out.append("  note: the paper's numbers use the official LR mix (--protocol official); "
+                       f"these used --lr-source {results.lr_source}")
+    return "\n\n".join(out)

@@ -131,3 +131,61 @@ def test_cli_bad_input_exit_2(benchmark_root, capsys, argv, needle):
     assert main(base + argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("msit-lite: error:") and needle in err and "\n" not in err
+
+
+# ----------------------------------------------------------------------------------------------
+# The committed results/ files (notebook 09, docs/REPRODUCTION.md "Results") are reproducible
+# ----------------------------------------------------------------------------------------------
+def _committed(name: str):
+    from msit_lite.paths import repo_dir
+
+    res = repo_dir() / "results"
+    if not (res / f"{name}.json").is_file() or not (res / f"{name}.csv").is_file():
+        pytest.skip(f"results/{name}.json/.csv not committed yet")
+    return json.loads((res / f"{name}.json").read_text()), list(csv.DictReader((res / f"{name}.csv").open()))
+
+
+@pytest.mark.parametrize("name", ["bicubic", "lite-liif", "lite-msit"])
+def test_committed_results_json_is_the_csv_mean(name):
+    data, rows = _committed(name)
+    for ds, by_scale in data["results"].items():
+        for s, v in by_scale.items():
+            group = [r for r in rows if r["dataset"] == ds and r["scale"] == s]
+            assert group, (ds, s)
+            assert np.mean([float(r["psnr"]) for r in group]) == pytest.approx(v["psnr"], abs=1e-5)
+            assert np.mean([float(r["ssim"]) for r in group]) == pytest.approx(v["ssim"], abs=1e-5)
+            # made with --protocol official: PIL LR except Set14/B100 x2-x4 (MATLAB files)
+            paired = ds in ("Set14", "B100") and s in ("2", "3", "4")
+            assert {r["lr_source"] for r in group} == ({"files"} if paired else {"pil"}), (ds, s)
+
+
+@pytest.mark.parametrize("name", ["bicubic", "lite-liif", "lite-msit"])
+def test_committed_results_reproduce_one_image(benchmark_root, tmp_path, name):
+    """Re-evaluate the smallest Set5 image at x4 and x8 and compare with the committed per-image rows."""
+    import shutil
+
+    from msit_lite.paths import repo_dir
+
+    _, rows = _committed(name)
+    if name == "bicubic":
+        upscaler = BicubicUpscaler()
+    else:
+        ckpt = repo_dir() / "checkpoints" / name
+        if not ckpt.is_dir():
+            pytest.skip(f"checkpoints/{name} not present")
+        from msit_lite.inference import load_upscaler
+
+        upscaler = load_upscaler(ckpt, "cpu")
+    mine = [r for r in rows if r["dataset"] == "Set5" and r["scale"] in ("4", "8")]
+    image = min(mine, key=lambda r: int(r["height"]) * int(r["width"]))["image"]
+    for k in (2, 4):  # x4 reads X4's HR; x8 (no X8 folder) reads X2's HR
+        for part in ("HR", "LR"):
+            src = benchmark_root / "Set5" / f"X{k}" / part / f"{image}.png"
+            (tmp_path / "Set5" / f"X{k}" / part).mkdir(parents=True)
+            shutil.copy(src, tmp_path / "Set5" / f"X{k}" / part / src.name)
+    res = evaluate(upscaler, ["Set5"], ["4", "8"], tmp_path, protocol="official", progress=False)
+    for r in res.records:
+        stored = next(x for x in mine if x["image"] == image and x["scale"] == r.scale)
+        assert (r.height, r.width) == (int(stored["height"]), int(stored["width"]))
+        assert r.psnr == pytest.approx(float(stored["psnr"]), abs=1e-3), r.scale
+        assert r.ssim == pytest.approx(float(stored["ssim"]), abs=1e-4), r.scale
