@@ -57,6 +57,12 @@ Both steps can run out of memory on large images (LIIF users hit it: yinboc/liif
   not declare ``receptive_radius`` gets it measured once by :func:`probe_receptive_radius`
   (a gradient-support probe, conservative by the circular modules' own reach).
 
+**Fast path** (default for MSIT, ``fast=True``): :mod:`msit_lite.fast` re-associates the decoder's
+first layer so that its big matrix product runs once per LR window centre instead of once per HR
+query, and prepares a copy of the network whose large MSNO kernels run by FFT. Same outputs up to float rounding;
+``fast=False`` (``--reference-path``) runs the straightforward ``model.query`` chunks below. A
+model the fast path does not support (LIIF, custom pieces) silently uses the reference path.
+
 RIM models (README §4.4) are folded (``msit_lite.models.rim.fold``) on a copy before inference:
 the folded network computes the same function with plain convolutions and is cheaper.
 
@@ -242,12 +248,34 @@ def _has_rim(model: nn.Module) -> bool:
     return any(type(m).__module__ == "msit_lite.models.rim" for m in model.modules())
 
 
-def prepare_model(model: nn.Module, device: torch.device | str | None = None) -> nn.Module:
+def prepare_model(model: nn.Module, device: torch.device | str | None = None, *, fast: bool = False) -> nn.Module:
     """The network to run inference with: RIM folded, eval mode, on ``device``.
 
     The caller's model is never modified: folding and moving work on a deep copy (a model that
     needs neither is returned as it is, and :func:`predict` restores its train/eval flag).
+    ``fast=True`` additionally wraps a supported MSIT in :class:`msit_lite.fast.FastMSIT` (a
+    copy, FFT for the large MSNO kernels on the CPU); other models are returned unwrapped.
+    ``fast=False`` on a ``FastMSIT`` unwraps it (reference query, its prepared encoder).
     """
+    if fast:
+        from msit_lite.fast import FastMSIT, prepare_fast, unsupported_reason
+
+        if isinstance(model, FastMSIT):
+            return model.to(torch.device(device)).eval() if device is not None else model.eval()
+        signature = _state_signature(model, device)
+        cached = _FAST_CACHE.get(model)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        net = prepare_model(model, device)
+        if unsupported_reason(net) is not None:
+            return net
+        net = prepare_fast(net)
+        _FAST_CACHE[model] = (signature, net)
+        return net
+    from msit_lite.fast import FastMSIT
+
+    if isinstance(model, FastMSIT):  # already prepared: the reference query on its network
+        model = model.inner
     device = torch.device(device) if device is not None else _model_device(model)
     needs_fold = _has_rim(model)
     if not needs_fold and device == _model_device(model):
@@ -259,6 +287,18 @@ def prepare_model(model: nn.Module, device: torch.device | str | None = None) ->
     else:
         model = copy.deepcopy(model)
     return model.to(device).eval()
+
+
+#: model -> (state signature, its fast copy). Re-preparing on every ``predict`` call would not only
+#: copy the weights but also make oneDNN re-create its convolution primitives for the new tensors
+#: (seconds for the full MSIT); the signature (every tensor's storage and in-place version
+#: counter) changes with any optimizer step or ``load_state_dict``, so a stale copy is never used.
+_FAST_CACHE: "weakref.WeakKeyDictionary[nn.Module, tuple[tuple, nn.Module]]" = weakref.WeakKeyDictionary()
+
+
+def _state_signature(model: nn.Module, device: torch.device | str | None) -> tuple:
+    tensors = [*model.parameters(), *model.buffers()]
+    return (str(device), model.training, tuple((t.data_ptr(), t._version, t.dtype) for t in tensors))
 
 
 def _model_device(model: nn.Module) -> torch.device:
@@ -472,6 +512,23 @@ def iter_queries(model: nn.Module, feats: dict[str, Tensor], hr_size: tuple[int,
             yield start, end, rgb
 
 
+def _iter_predictions(net: nn.Module, feats: dict[str, Tensor], hr_size: tuple[int, int], batch: int,
+                      memory_budget_mb: float, chunk: int | None, progress: bool) -> Iterator[tuple[int, int, Tensor]]:
+    """The fast grid iterator for a :class:`~msit_lite.fast.FastMSIT`, else :func:`iter_queries`."""
+    from msit_lite.fast import FastMSIT, iter_grid
+
+    if not isinstance(net, FastMSIT):
+        chunk = chunk or query_chunk_size(net, batch, memory_budget_mb)
+        yield from iter_queries(net, feats, hr_size, chunk, batch, progress)
+        return
+    from tqdm.auto import tqdm
+
+    with tqdm(total=hr_size[0] * hr_size[1], disable=not progress, unit="px", desc="upscale", leave=False) as bar:
+        for start, end, rgb in iter_grid(net, feats, hr_size, memory_budget_mb=memory_budget_mb, queries=chunk):
+            bar.update(end - start)
+            yield start, end, rgb
+
+
 # ----------------------------------------------------------------------------------------------
 # Public entry points
 # ----------------------------------------------------------------------------------------------
@@ -484,6 +541,7 @@ def predict(
     tile: int | None = None,
     chunk: int | None = None,
     progress: bool = False,
+    fast: bool = True,
 ) -> Tensor:
     """The model's prediction for every pixel of an ``hr_size = (H, W)`` grid: ``[b, 3, H, W]``.
 
@@ -491,17 +549,17 @@ def predict(
     the result is in the same normalised space (not clamped) -- the official ``chop_forward``
     output reshaped to an image. ``chunk`` overrides the budget-derived number of queries per
     chunk; ``tile`` as in :func:`encode`. RIM is folded on a copy; the model's mode is restored.
+    ``fast`` picks :mod:`msit_lite.fast` for supported MSIT models (``False``: the reference path).
     """
-    net = prepare_model(model, lr.device)
+    net = prepare_model(model, lr.device, fast=fast)
     was_training = net.training
     net.eval()
     try:
         with torch.inference_mode():
             feats = encode(net, lr, memory_budget_mb=memory_budget_mb, tile=tile)
             b = lr.shape[0]
-            chunk = chunk or query_chunk_size(net, b, memory_budget_mb)
             out = lr.new_empty(b, hr_size[0] * hr_size[1], 3)
-            for start, end, rgb in iter_queries(net, feats, hr_size, chunk, b, progress):
+            for start, end, rgb in _iter_predictions(net, feats, hr_size, b, memory_budget_mb, chunk, progress):
                 out[:, start:end] = rgb
     finally:
         net.train(was_training)
@@ -520,6 +578,7 @@ def upscale(
     device: str | torch.device | None = None,
     progress: bool = False,
     max_output_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS,
+    fast: bool = True,
 ) -> np.ndarray:
     """Upscale one RGB image by ``scale`` (float or ``(s_h, s_w)``) or to ``size = (H, W)``.
 
@@ -528,12 +587,12 @@ def upscale(
     de-normalised (``·0.5 + 0.5``), clamped to [0, 1] and rounded to 8 bits. ``device`` defaults
     to the model's device. Working memory is bounded by ``memory_budget_mb`` (module docstring);
     the LR feature maps and the output image come on top. Bad scales/sizes/images raise
-    :class:`MsitError` before any work is done.
+    :class:`MsitError` before any work is done. ``fast`` as in :func:`predict`.
     """
     x = image_to_tensor(image)
     hr_size = resolve_output_size(tuple(x.shape[-2:]), scale, size, max_output_pixels)
     dev = torch.device(device) if device is not None else _model_device(model)
-    net = prepare_model(model, dev)
+    net = prepare_model(model, dev, fast=fast)
     was_training = net.training
     net.eval()
     lr = x.to(dev).sub(0.5).div(0.5)
@@ -541,8 +600,7 @@ def upscale(
     try:
         with torch.inference_mode():
             feats = encode(net, lr, memory_budget_mb=memory_budget_mb, tile=tile)
-            chunk = chunk or query_chunk_size(net, 1, memory_budget_mb)
-            for start, end, rgb in iter_queries(net, feats, hr_size, chunk, 1, progress):
+            for start, end, rgb in _iter_predictions(net, feats, hr_size, 1, memory_budget_mb, chunk, progress):
                 out[start:end] = _to_uint8(rgb[0])
     finally:
         net.train(was_training)
@@ -554,7 +612,7 @@ def _to_uint8(pred: Tensor) -> np.ndarray:
     return pred.mul(0.5).add(0.5).clamp(0, 1).mul(255).round().to(torch.uint8).cpu().numpy()
 
 
-def load_model(checkpoint_dir: str | Path, device: str | torch.device = "cpu") -> nn.Module:
+def load_model(checkpoint_dir: str | Path, device: str | torch.device = "cpu", *, fast: bool = False) -> nn.Module:
     """Load a checkpoint folder (``model.safetensors`` + ``config.yaml``), ready for inference.
 
     Every failure a user can fix (missing folder, a config that does not match the weights)
@@ -576,22 +634,23 @@ def load_model(checkpoint_dir: str | Path, device: str | torch.device = "cpu") -
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise MsitError(f"checkpoint {path} does not match its config ({first[:200]}); "
                         "re-create it with msit-lite train/convert") from e
-    return prepare_model(model, device).eval()
+    return prepare_model(model, device, fast=fast).eval()
 
 
-def load_upscaler(checkpoint_dir: str | Path, device: str | torch.device = "cpu", *,
+def load_upscaler(checkpoint_dir: str | Path, device: str | torch.device = "cpu", *, fast: bool = True,
                   memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB) -> Callable[[np.ndarray, tuple[int, int]], Tensor]:
     """A function ``f(lr_uint8 h×w×3, (H, W)) -> float tensor [3, H, W] in [0, 1]`` for evaluation.
 
-    The model is loaded and folded once. The result is clamped but **not** rounded to 8 bits (the
-    official test script scores the float image, README §4.1).
+    The model is loaded and folded once (and prepared for the fast path once when ``fast``). The
+    result is clamped but **not** rounded to 8 bits (the official test script scores the float
+    image, README §4.1).
     """
-    model = load_model(checkpoint_dir, device)
+    model = load_model(checkpoint_dir, device, fast=fast)
     dev = _model_device(model)
 
     def upscaler(lr: np.ndarray, hr_size: tuple[int, int]) -> Tensor:
         x = image_to_tensor(lr).to(dev).sub(0.5).div(0.5)
-        pred = predict(model, x, tuple(hr_size), memory_budget_mb=memory_budget_mb)
+        pred = predict(model, x, tuple(hr_size), memory_budget_mb=memory_budget_mb, fast=fast)
         return pred[0].mul(0.5).add(0.5).clamp(0, 1)
 
     return upscaler

@@ -1,6 +1,7 @@
 """``msit-lite upscale``: enlarge one image by any factor with a trained model (the main job).
 
-A thin shell around :func:`msit_lite.inference.upscale`. Everything that can be checked cheaply is
+A thin shell around :func:`msit_lite.inference.upscale` (fast path by default, ``--reference-path``
+for the straightforward decoder). Everything that can be checked cheaply is
 checked *before* the model runs (the image decodes, the scale is sane, the output suffix is an
 image format, the checkpoint loads), and the result is written to a temporary file that is
 renamed onto ``-o`` only on success -- a failed run never leaves a half-written or stale-looking
@@ -26,6 +27,7 @@ examples:
   msit-lite upscale photo.png --scale 2x3 -o wide.png                 # 2x taller, 3x wider
   msit-lite upscale photo.png --size 1920x1080 -o hd.png              # WIDTH x HEIGHT
   msit-lite upscale big.png --scale 2 -o out.png --memory-budget 512 --device cpu
+  msit-lite upscale photo.png --scale 4 -o ref.png --reference-path  # the straightforward decoder
 
 notes:
   --scale S|HxW   one factor, or a pair in HEIGHT x WIDTH order (rows first, like the model's
@@ -34,6 +36,9 @@ notes:
   --size WxH      the output size in WIDTH x HEIGHT order, as image tools print it (1920x1080).
   --memory-budget bounds the working memory: the HR pixels are queried in chunks and large
                   inputs are encoded in overlapping tiles that give the same result as one pass.
+  MSIT models run the fast decoder (msit_lite.fast: the first MLP layer re-associated to run once
+  per LR pixel instead of once per HR pixel); it gives the same image up to float rounding.
+  --reference-path runs the straightforward per-query decoder instead (slower; for checking).
   Default model: checkpoints/lite-msit in the repository (train or convert one, or pass
   --checkpoint DIR with a folder holding model.safetensors + config.yaml).
 """
@@ -107,6 +112,8 @@ def add_parser(subparsers: argparse._SubParsersAction, help_text: str) -> argpar
                    help="encode in N x N LR tiles (0 = never tile; default: from the memory budget)")
     p.add_argument("--max-megapixels", type=float, default=DEFAULT_MAX_OUTPUT_PIXELS / 1e6, metavar="MP",
                    help=f"refuse outputs larger than this (default {DEFAULT_MAX_OUTPUT_PIXELS / 1e6:g})")
+    p.add_argument("--reference-path", action="store_true",
+                   help="use the straightforward per-query decoder instead of the fast path (same output, slower)")
     p.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
     p.set_defaults(func=run)
     return p
@@ -137,11 +144,12 @@ def run(args: argparse.Namespace) -> int:
     image = read_image(args.input)  # MsitError for missing / corrupt / non-image files
     hr_size = resolve_output_size(image.shape[:2], scale, size, max_pixels)  # validate before loading
     device = _device(args.device)
-    model = load_model(args.checkpoint or default_checkpoint(), device)
+    fast = not args.reference_path
+    model = load_model(args.checkpoint or default_checkpoint(), device, fast=fast)
 
     start = time.perf_counter()
     result = upscale(model, image, scale, size, memory_budget_mb=args.memory_budget, tile=args.tile,
-                     device=device, progress=not args.no_progress, max_output_pixels=max_pixels)
+                     device=device, progress=not args.no_progress, max_output_pixels=max_pixels, fast=fast)
     save_image(out_path, result)  # atomic: temp file + rename
     print(f"wrote {out_path} ({hr_size[1]}x{hr_size[0]} from {image.shape[1]}x{image.shape[0]}, "
           f"{time.perf_counter() - start:.1f} s on {device})")
