@@ -1,0 +1,471 @@
+# %% [markdown]
+# # 10 · Seeing inside MSIT: feature maps, attributions, RIM, attention, errors
+#
+# The paper backs its design with pictures: MSC feature maps (Fig. 7), Local Attribution Maps with and
+# without FEM (Fig. 8), mean error maps across scales (Fig. 1), zoomed comparisons (Figs. 5, 9) and
+# stepwise incremental SR (Fig. 6). This notebook makes each of them with **trained** weights and turns
+# each claim into a number we can check:
+#
+# | § | question | paper | `msit_lite.viz` |
+# | --- | --- | --- | --- |
+# | 1 | do small MSC kernels keep texture and large ones shape? does SIM keep detail a plain merge loses? | Fig. 7 | `feature_maps` |
+# | 2 | which input pixels does the network use for an HR window? does FEM widen that? | Fig. 8 | `lam` |
+# | 3 | what does RIM's remap $W' = W + \mathrm{DWConv}(W)\odot\mathrm{Linear}(W)$ do to a kernel? | Eq. 11 | `rim` |
+# | 4 | where does MSSA look, per head, and how much of it is the positional bias? | Eqs. 7–10 | `attention` |
+# | 5 | where are the errors at ×2 vs ×4? how do the models compare? one model at ×1.7…×4.4 | Figs. 1, 5, 6, 9 | `error_maps` |
+# | 6 | all of it interactively | – | `widgets` |
+#
+# **Weights.** The shipped lite models `checkpoints/lite-msit` and `checkpoints/lite-liif` (~350k
+# parameters each, the same EDSR encoder, trained on one CPU core for about an hour with the same recipe —
+# `configs/lite-*.yaml`). They are far from the paper's 8M-parameter models trained on DF2K for 1000 epochs:
+# read every picture as "what *this* small network does", not as a replication of the paper's figures.
+#
+# **Cost.** Everything runs on a CPU in about a minute: LAM uses 12 path steps in quick mode
+# (`MSIT_QUICK=1`, the default) and the LAM paper's 50 with `MSIT_QUICK=0`, which also enlarges the images.
+
+# %%
+import os
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import skimage.data
+import torch
+import torch.nn.functional as F
+
+import msit_lite
+from msit_lite import viz
+from msit_lite.checkpoint import load_checkpoint
+from msit_lite.coords import make_cell, make_coord
+from msit_lite.data.resize import imresize
+from msit_lite.models import Trace
+from msit_lite.models.rim import rim_modules
+from msit_lite.paths import repo_dir
+from msit_lite.utils import quick_mode
+
+msit_lite.seed_everything(0)
+torch.set_num_threads(1)  # bit-stable printed numbers
+QUICK = quick_mode()
+CKPT = Path(os.environ.get("MSIT_CHECKPOINTS", repo_dir() / "checkpoints"))  # where the shipped models live
+
+
+def load(name):
+    folder = CKPT / name
+    return load_checkpoint(folder) if (folder / "model.safetensors").is_file() else (None, None)
+
+
+msit, msit_config = load("lite-msit")
+liif, _ = load("lite-liif")
+READY = msit is not None and liif is not None
+if READY:
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    print(f"MSIT-lite: {count(msit):,} parameters; LIIF-lite: {count(liif):,} parameters")
+else:
+    print("trained lite checkpoints not found (checkpoints/lite-msit, checkpoints/lite-liif): "
+          "run `msit-lite train configs/lite-msit.yaml` and `configs/lite-liif.yaml` first; the cells below are skipped")
+
+# %% [markdown]
+# ## 1 · MSC feature maps and the scale merge (Fig. 7)
+#
+# MSNO splits $Z' = \mathrm{FEM}(W_s Z)$ into $t$ channel chunks and convolves chunk $i$ with a
+# $(2i+3)\times(2i+3)$ kernel (Eq. 5); SIM merges the branches (a grouped 1×1 conv *within* each scale,
+# BatchNorm, GELU, a 1×1 conv *across* scales). The lite model has $t = 4$ branches: 3×3, 5×5, 7×7, 9×9
+# on 8 channels each. First we recompute one branch by hand from the traced FEM output — the branch
+# is nothing but a convolution of one chunk — and check it against `viz.msc_features`.
+
+# %%
+cat_lr = imresize(skimage.data.chelsea(), scale=1 / 3)  # the LR input the encoder sees, 100 x 151
+if READY:
+    feats = viz.msc_features(msit, cat_lr)
+    chunk = feats.fem.shape[0] // len(feats.branches)
+    conv5 = msit.msno.msc.convs[1]  # the 5x5 branch: a plain nn.Conv2d in this stage-1 model
+    by_hand = F.conv2d(feats.fem[None, chunk:2 * chunk], conv5.weight, conv5.bias, padding=2)[0]
+    print("branches:", [f"{k}x{k}" for k in feats.kernel_sizes], "each", tuple(feats.branches[0].shape))
+    print("5x5 branch by hand == traced:", torch.allclose(by_hand, feats.branches[1], atol=1e-5))
+
+# %% [markdown]
+# Each panel shows the per-pixel RMS over a branch's 8 channels (channel means removed). The number is
+# the share of its spectral energy above a quarter of the sampling rate (`viz.frequency_energy`,
+# DC removed): "texture" made measurable.
+
+# %%
+if READY:
+    fig, axes = plt.subplots(1, 5, figsize=(13, 2.4))
+    viz.show_msc(feats, cat_lr, axes)
+    plt.show()
+    highs = []
+    for k, fmap in zip(feats.kernel_sizes, feats.branches):
+        low, high = viz.frequency_energy(fmap)
+        highs.append(high)
+        print(f"{k}x{k} branch: low {low:.0%}  high {high:.0%}")
+    print("high-frequency share falls as the kernel grows:", all(a > b for a, b in zip(highs, highs[1:])))
+
+# %% [markdown]
+# **SIM vs a plain merge.** The paper compares SIM with "regular convolution" merging (Fig. 7, bottom;
+# Table IV "SIM W/O") and says regular convolution loses detail. We have no retrained `merge: conv` lite
+# model, so we compare something weaker but exactly defined: the **best 1×1 convolution** (least squares on
+# this image's pixels, `viz.fit_linear_merge`) that reproduces SIM's output from the same four branches.
+# Whatever that linear merge cannot reproduce is what SIM's non-linearity (BatchNorm + GELU between
+# the two 1×1 convs) adds. It is *not* what a network trained with a conv merge would do — its branches
+# would have learned differently.
+
+# %%
+if READY:
+    fit = viz.fit_linear_merge(feats.concat, feats.merged)
+    residual = feats.merged - fit.prediction
+    print(f"best linear 1x1 merge explains {fit.r2:.1%} of SIM's output variance")
+    for name, fmap in [("SIM output", feats.merged), ("linear merge", fit.prediction), ("SIM - linear", residual)]:
+        print(f"{name:13s} high-frequency share {viz.frequency_energy(fmap)[1]:.0%}")
+    fig, axes = plt.subplots(1, 4, figsize=(12, 2.6))
+    for ax, (title, fmap) in zip(axes[:3], [("SIM", feats.merged), ("least-squares 1x1 conv", fit.prediction),
+                                            ("what only SIM produces", residual)]):
+        ax.imshow(viz.feature_image(fmap), cmap="magma")
+        ax.set_title(title, fontsize=9)
+        ax.set_axis_off()
+    for k, fmap in zip(feats.kernel_sizes, feats.branches):
+        centres, share = viz.radial_profile(fmap)
+        axes[3].semilogy(centres, share, label=f"{k}x{k}")
+    axes[3].semilogy(*viz.radial_profile(feats.merged), "k--", label="SIM")
+    axes[3].set_xlabel("cycles / pixel", fontsize=8)
+    axes[3].set_title("energy per frequency", fontsize=9)
+    axes[3].legend(fontsize=7)
+    plt.tight_layout()
+    plt.show()
+
+# %% [markdown]
+# What to take away (on these lite weights): if the check above prints `True`, the smallest kernel carries
+# the most high-frequency energy and each larger kernel less — the direction the paper describes
+# ("texture" in the first convolutions, "overall shape" with larger kernels). The linear merge reproduces
+# most of SIM's output, and the part it misses (right panel) sits on the eyes, whiskers and fur edges:
+# the detail is where the non-linear merge differs. Whether a *trained* conv merge would lose it is a
+# question for the retrained Table IV ablation (`configs/ablations/t4-sim-off.yaml`), not for this fit.
+
+# %% [markdown]
+# ## 2 · Local Attribution Maps (Fig. 8)
+#
+# LAM (Gu & Dong, CVPR 2021) asks which input pixels the network uses to draw a small HR window:
+#
+# * objective $F(x)$ = edge strength of the SR output in the window, $\sum \sqrt{\Delta_y^2 + \Delta_x^2}$;
+# * path $\lambda(\alpha)$ = the input blurred with $\sigma(\alpha) = 1.2\,(1-\alpha)$: from a blurred
+#   baseline $x'$ (α = 0) to the input (α = 1), restoring frequencies from low to high;
+# * attribution $A = \int_0^1 \nabla F(\lambda(\alpha)) \odot \lambda'(\alpha)\,d\alpha \approx
+#   \sum_i \nabla F(\lambda(\alpha_{i+1})) \odot (\lambda(\alpha_{i+1}) - \lambda(\alpha_i))$;
+# * **completeness**: the increments telescope to $x - x'$, so $\sum A \approx F(x) - F(x')$;
+# * Diffusion Index $DI = (1 - \mathrm{Gini}(|A|))\cdot 100$: how widely the network gathers information.
+#
+# An arbitrary-scale model makes the objective cheap: `viz.WindowSR` *queries only the window's HR
+# coordinates* (17×17 points for a 16×16 window), not the whole image. First the path itself, built by hand
+# (one Gaussian blur per step) and checked against `viz.blur_path`:
+
+# %%
+face_hr = skimage.data.astronaut()[0:192, 128:320] if QUICK else skimage.data.astronaut()[0:256, 96:352]
+face_lr = imresize(face_hr, scale=1 / 4)  # 48 x 48 (quick) or 64 x 64
+x = torch.from_numpy(face_lr).permute(2, 0, 1).float() / 255
+STEPS = viz.default_steps()
+
+
+def gaussian_blur_by_hand(img, sigma, size=9):
+    if sigma == 0:
+        return img
+    ax = torch.arange(size, dtype=torch.float64) - size // 2
+    k = torch.exp(-(ax[:, None] ** 2 + ax[None, :] ** 2) / (2 * sigma**2))
+    k = (k / k.sum()).float().expand(3, 1, size, size)
+    return F.conv2d(F.pad(img[None], [size // 2] * 4, mode="reflect"), k, groups=3)[0]
+
+
+path = [gaussian_blur_by_hand(x, 1.2 * (1 - i / STEPS)) for i in range(STEPS + 1)]
+points, deltas = viz.blur_path(x, sigma=1.2, steps=STEPS)
+print(f"{STEPS} steps; hand-made path == viz.blur_path:",
+      all(torch.allclose(p, q, atol=1e-6) for p, q in zip(path[1:], points)))
+print("increments sum to x - x':", torch.allclose(deltas.sum(0), x - path[0], atol=1e-5))
+fig, axes = plt.subplots(1, 5, figsize=(10, 2.2))
+for ax, i in zip(axes, np.linspace(0, STEPS, 5).round().astype(int)):
+    ax.imshow(path[i].permute(1, 2, 0).clamp(0, 1).numpy())
+    ax.set_title(f"α = {i / STEPS:.2f}", fontsize=9)
+    ax.set_axis_off()
+plt.show()
+
+# %% [markdown]
+# Now LAM of MSIT-lite for a 16×16 window on the eye at ×4, and its completeness check. LAM evaluates the
+# gradient at the right end of each step, an error of order 1/steps: with 12 steps (quick mode) we accept
+# a gap of up to 10 % of $F(x) - F(x')$, with 50 a few percent. The midpoint rule costs the same and its
+# error falls as 1/steps² (`tests/test_viz_lam.py` checks both rates, and exactness for a linear model).
+
+# %%
+WIN = viz.Window(top=92, left=66, size=16) if QUICK else viz.Window(top=92, left=98, size=16)  # the left eye
+if READY:
+    lam_msit = viz.lam(msit, face_lr, WIN, scale=4)
+    r = lam_msit
+    print(f"F(x) = {r.objective:.2f}, F(x') = {r.objective_baseline:.2f}, sum of attributions = "
+          f"{float(r.attribution.sum()):.2f}")
+    mid = viz.lam(msit, face_lr, WIN, scale=4, rule="midpoint")
+    print(f"completeness gap |sum A - (F(x) - F(x'))| / |F(x) - F(x')|, {r.steps} steps: "
+          f"right rule (LAM) {r.relative_gap:.1%}, midpoint rule {mid.relative_gap:.1%}")
+    print(f"within the 10% tolerance we state for {r.steps} right-rule steps: {r.relative_gap < 0.10}")
+    print(f"Diffusion Index {r.diffusion_index:.1f} (Gini {r.gini:.3f})")
+
+# %% [markdown]
+# **Integrated Gradients through captum.** The classic IG walks the *straight line* $x' + \alpha(x - x')$
+# from the same blurred baseline (captum's `IntegratedGradients`, which returns the completeness error as
+# its *convergence delta*). Same objective, same endpoints, hence the same total $F(x) - F(x')$ — but the
+# intermediate images differ: on the straight line every image is a cross-fade containing *all* the
+# input's frequencies at reduced contrast, on the blur path fine detail only appears at the end.
+# The attributions are different answers to the same question; the right panel is drawn by
+# `captum.attr.visualization.visualize_image_attr`.
+
+# %%
+if READY:
+    ig, delta = viz.integrated_gradients(msit, face_lr, WIN, scale=4, method="gausslegendre")
+    print(f"captum convergence delta == our completeness gap: {abs(delta - ig.gap) < 1e-2}")
+    print(f"IG |delta| / |F(x) - F(x')| = {ig.relative_gap:.1%} (Gauss-Legendre, {ig.steps} steps)")
+    print(f"DI: LAM blur path {lam_msit.diffusion_index:.1f}, IG straight line {ig.diffusion_index:.1f}")
+    fig, axes = plt.subplots(1, 4, figsize=(12, 3.2))
+    axes[0].imshow(lam_msit.sr_window)
+    axes[0].set_title("SR window (×4)", fontsize=9)
+    axes[0].set_axis_off()
+    viz.show_lam(lam_msit, face_lr, ax=axes[1])
+    viz.show_lam(ig, face_lr, ax=axes[2])
+    viz.show_captum(ig, face_lr, ax=axes[3], title="IG via captum.attr.visualization")
+    plt.tight_layout()
+    plt.show()
+
+# %% [markdown]
+# **FEM on vs off, MSIT vs LIIF (Fig. 8).** The paper retrains a model without FEM. We have no such lite
+# model, so this is a **weights-fixed ablation**: the *same trained weights* with FEM's shifts removed
+# (`viz.without_fem`). It shows how much of the reach the trained network gets *through* the shifts — not
+# how a network trained without them would look. LIIF-lite, same encoder, same window, for comparison.
+# Bottom row: the same heat maps around the window on a log scale, where the faint long-range context shows.
+
+# %%
+if READY:
+    lam_nofem = viz.lam(viz.without_fem(msit), face_lr, WIN, scale=4)
+    lam_liif = viz.lam(liif, face_lr, WIN, scale=4)
+    fig, axes = plt.subplots(2, 3, figsize=(9, 6.4))
+    for col, (name, res) in zip(axes.T, [("MSIT-lite", lam_msit), ("MSIT-lite, FEM removed (same weights)", lam_nofem),
+                                         ("LIIF-lite", lam_liif)]):
+        viz.show_lam(res, face_lr, ax=col[0], title=f"{name}\nDI {res.diffusion_index:.1f}")
+        viz.show_heat_zoom(res, col[1], margin=10)
+        print(f"{name:40s} DI {res.diffusion_index:5.1f}  completeness gap {res.relative_gap:.1%}")
+    plt.tight_layout()
+    plt.show()
+
+# %% [markdown]
+# How to read it: the paper's story is that MSNO's large kernels, FEM's shifts and MSSA's 7×7 window let one
+# HR window draw on more of the input than LIIF's 3×3 unfolded feature — a larger DI for MSIT, and a smaller
+# one without FEM. The line below checks that ordering on these weights and this window (one window is
+# an anecdote, not a statistic). Absolute DI values are small because the lite encoder is shallow
+# (4 residual blocks) and the input is only 48×48: compare the models with each other, not with the
+# LAM paper's numbers.
+
+# %%
+if READY:
+    print("DI order MSIT-lite >= FEM removed:", lam_msit.diffusion_index >= lam_nofem.diffusion_index,
+          "| MSIT-lite > LIIF-lite:", lam_msit.diffusion_index > lam_liif.diffusion_index)
+
+# %% [markdown]
+# ## 3 · RIM: what the remap does to a kernel (Eq. 11)
+#
+# Stage 2 freezes the stage-1 kernels $W$ and learns $W' = W + \mathrm{DWConv}_{3\times3}(W) \odot
+# \mathrm{Linear}(W)$, where $\mathrm{Linear}(W)_K = a_K W_K$ scales each kernel by its own scalar — so
+# the correction is *quadratic* in $W$: it can only act where the kernel is already large.
+# With a stage-2 checkpoint (`checkpoints/lite-msit-rim`) we look at the trained remap; without one we look
+# at the **switch** itself with the official fresh maps (`rim_init: official`, where $W' \ne W$ from the start;
+# this project's default `identity` start zeroes $a$ so that $W' = W$).
+
+# %%
+if READY:
+    rim_model, _ = load("lite-msit-rim")
+    if rim_model is not None:
+        print("stage-2 checkpoint found: showing the trained remap")
+    else:
+        rim_model = viz.rim_from_stage1(msit_config["model"], msit, rim_init="official", seed=0)
+        print("no stage-2 checkpoint (checkpoints/lite-msit-rim): showing W and W' at the switch, fresh official maps")
+    parts = viz.all_rim_parts(rim_model)
+    p = parts[0]
+    k, rim0 = p.kernel_size, rim_modules(rim_model)[p.name]
+    w = rim0.weight.view(1, -1, k, k)
+    by_hand = w + F.conv2d(w, rim0.convmap.weight, padding=1, groups=w.shape[1]) * (rim0.linear.weight.view(1, -1, 1, 1) * w)
+    print(f"{p.name}: W' by hand == effective_weight(): "
+          f"{torch.allclose(by_hand.view_as(rim0.weight), rim0.effective_weight(), atol=1e-6)}")
+
+# %%
+if READY:
+    msc_parts = [q for q in parts if ".msc." in q.name]  # MSNO's 3x3 ... 9x9 branches
+    fig, axes = plt.subplots(len(msc_parts), 7, figsize=(13, 2.0 * len(msc_parts)))
+    for row, q in zip(axes, msc_parts):
+        i = int(q.w.flatten(1).norm(dim=1).argmax())  # the strongest kernel of the layer
+        viz.show_rim_kernel(q, i, row)
+        row[0].set_title(f"{q.kernel_size}x{q.kernel_size}: W", fontsize=8)
+    plt.tight_layout()
+    plt.show()
+
+# %% [markdown]
+# Mean amplitude spectra over all kernels of each MSC layer: the 3×3 `DWConv` acts on the *kernel* as a
+# filter, so it reshapes each kernel's frequency response. And how far every RIM layer moved,
+# $\lVert W' - W\rVert / \lVert W\rVert$:
+
+# %%
+if READY:
+    fig, axes = plt.subplots(2, len(msc_parts), figsize=(2.4 * len(msc_parts), 4.4))
+    for col, q in zip(axes.T, msc_parts):
+        for ax, t, name in zip(col, (q.w, q.w_prime), ("W", "W'")):
+            ax.imshow(viz.kernel_spectrum(t, 32), cmap="viridis")
+            ax.set_title(f"{q.kernel_size}x{q.kernel_size}: mean |FFT {name}|", fontsize=8)
+            ax.set_axis_off()
+    plt.tight_layout()
+    plt.show()
+    for d in viz.layer_drift(rim_model):
+        print(f"{d.name:32s} {d.kernel_size}x{d.kernel_size} x{d.kernels:5d}  ||W'-W||/||W|| = {d.relative_change:.3f}")
+
+# %% [markdown]
+# ## 4 · MSSA: where each head looks (Eqs. 7–10)
+#
+# For an HR pixel χ, head $j$ puts the weight $p_{n,j} = \mathrm{softmax}_n(\hat Q_j\cdot\hat K_{n,j}/\sqrt d
+# + P(\delta_n)_j)$ on each of the 7×7 LR pixels around χ. We recompute that softmax by hand from the
+# traced Q̂, K̂ and positional bias, then compare with `viz.attention_at`.
+
+# %%
+pixels = [(126, 250), (160, 210), (230, 330)]  # HR (y, x) at x3: eye, whiskers/nose, fur
+if READY:
+    view = viz.attention_at(msit, cat_lr, pixels, scale=3)
+    att, heads = msit.attention, msit.attention.heads
+    lr_t = torch.from_numpy(cat_lr).permute(2, 0, 1).float()[None] / 255
+    H, W = 3 * cat_lr.shape[0], 3 * cat_lr.shape[1]
+    grid = make_coord((H, W), flatten=False)
+    coord = torch.stack([grid[y, x_] for y, x_ in pixels])[None]
+    trace = Trace()
+    with torch.no_grad():
+        msit.query(msit.encode((lr_t - 0.5) / 0.5), coord, make_cell((H, W)), trace)
+    d = att.dim // heads
+    q = trace["gs_q"][0, :, :, 0].T.reshape(len(pixels), heads, d)  # [q, heads, d]
+    k = trace["gs_k"][0].permute(1, 2, 0).reshape(len(pixels), -1, heads, d)  # [q, P, heads, d]
+    logits = torch.einsum("qhd,qphd->qph", q, k) / d**0.5 + trace["pos_bias"][0]
+    probs = torch.softmax(logits, dim=1).permute(0, 2, 1).reshape(view.probs.shape)
+    print("softmax(QK/sqrt(d) + P(delta)) by hand == viz.attention_at:", torch.allclose(probs, view.probs, atol=1e-5))
+    print("window centres (LR row, col):", view.centres)
+    entropy = view.entropy()
+    for (y, x_), e in zip(pixels, entropy):
+        print(f"HR ({y:3d},{x_:3d}) entropy per head (uniform = {np.log(49):.2f}):", " ".join(f"{v:.2f}" for v in e))
+
+# %%
+if READY:
+    for i in range(len(pixels)):
+        viz.show_attention(view, cat_lr, i)
+        plt.show()
+
+# %% [markdown]
+# **The positional bias alone.** $P(\delta)_j$ depends only on where χ sits relative to each window pixel.
+# Top: the bias of each head as a function of continuous δ over the whole window (δ in the model's
+# half-LR-pixel units). It looks like noise, and that is a finding: $P$ is a linear map of
+# $\sin(\omega_i\delta), \cos(\omega_i\delta)$ with $\omega_i$ up to $2^{10}-1 = 1023$ rad per unit, far
+# above what a 57-point grid (or any smooth prior) resolves — the bias acts as a learned *lookup* at the
+# δ values that actually occur, which is also why one float32 ulp of δ matters (notebook 05). Bottom: what
+# that lookup gives for the first pixel — the weights each head would put on the 7×7 window if the content
+# term were zero. The cosine similarity with the full weights says how much of each head's pattern is
+# position, and how much is image content.
+
+# %%
+if READY:
+    axis, field = viz.positional_bias_field(msit, samples=57)
+    fig, axes = plt.subplots(2, heads, figsize=(1.6 * heads, 3.6))
+    ext = [axis[0], axis[-1], axis[-1], axis[0]]
+    for j in range(heads):
+        axes[0, j].imshow(field[j].numpy(), cmap="RdBu_r", extent=ext)
+        axes[0, j].set_title(f"head {j}", fontsize=8)
+        axes[1, j].imshow(view.bias_probs[0, j].numpy(), cmap="viridis", vmin=0)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0, 0].set_ylabel("P(δ)", fontsize=8)
+    axes[1, 0].set_ylabel("softmax(P)", fontsize=8)
+    plt.tight_layout()
+    plt.show()
+    share = (view.probs * view.bias_probs).sum(dim=(-2, -1)) / (view.probs.norm(dim=(-2, -1)) * view.bias_probs.norm(dim=(-2, -1)))
+    print("cosine(full weights, bias-only weights) per head, first pixel:", " ".join(f"{v:.2f}" for v in share[0]))
+
+# %% [markdown]
+# ## 5 · Errors across scales, side-by-side crops, stepwise SR
+#
+# **Mean error maps (Fig. 1).** One HR image, degraded by each factor and super-resolved back to its own
+# size by MSIT-lite; the map is $|SR - HR|$ averaged over RGB. The paper's reading: at small factors the
+# error sits on object outlines, at large factors it spreads over the texture. `error_share_on_edges` is the
+# share of the total error on the 20 % strongest-gradient HR pixels.
+
+# %%
+err_hr = skimage.data.chelsea()[40:136, 150:246] if QUICK else skimage.data.chelsea()[20:212, 100:292]
+SCALES = [2, 3, 4] if QUICK else [2, 3, 4, 6]
+if READY:
+    maps = viz.error_maps_across_scales(viz.model_upscaler(msit), err_hr, SCALES)
+    fig, axes = plt.subplots(1, len(maps) + 1, figsize=(2.6 * (len(maps) + 1), 2.8))
+    axes[0].imshow(err_hr)
+    axes[0].set_title("HR", fontsize=9)
+    axes[0].set_axis_off()
+    viz.show_error_maps(maps, axes[1:])
+    plt.show()
+    for s, m in maps.items():
+        print(f"x{s:g}: mean error {m.mean() * 255:5.2f}/255, share on edges {viz.error_share_on_edges(m, err_hr):.0%}")
+
+# %% [markdown]
+# **Zoomed comparison (Figs. 5, 9).** The same box at ×4 from bicubic, LIIF-lite, MSIT-lite and the ground
+# truth, each with the PSNR of the box (Y channel; a local number, not a benchmark score).
+
+# %%
+zoom_hr = skimage.data.coffee()[150:278, 300:428] if QUICK else skimage.data.coffee()[100:356, 240:496]
+BOX = (40, 40, 48, 48) if QUICK else (80, 80, 96, 96)
+if READY:
+    zoom_lr = viz.degrade(zoom_hr, 4)
+    size = zoom_hr.shape[:2]
+    panels = {"bicubic": viz.bicubic_upscaler()(zoom_lr, size), "LIIF-lite": viz.model_upscaler(liif)(zoom_lr, size),
+              "MSIT-lite": viz.model_upscaler(msit)(zoom_lr, size), "ground truth": zoom_hr}
+    viz.show_zoom(panels, zoom_hr, BOX)
+    plt.show()
+    for name in ("bicubic", "LIIF-lite", "MSIT-lite"):
+        print(f"{name:10s} box PSNR {viz.box_psnr(panels[name], zoom_hr, BOX):.2f} dB")
+
+# %% [markdown]
+# **Stepwise incremental SR (Fig. 6).** One LR input, one trained model, four factors — ×1.7, ×2.6, ×3.5,
+# ×4.4 — each panel showing the same LR region. ×4.4 is beyond the training range U(1, 4).
+
+# %%
+step_lr = imresize(skimage.data.astronaut()[350:478, 130:258], scale=1 / 4)  # 32 x 32: the NASA badge
+if READY:
+    outs = viz.stepwise_sr(viz.model_upscaler(msit), step_lr, (1.7, 2.6, 3.5, 4.4))
+    viz.show_stepwise(step_lr, outs, (6, 6, 20, 20))
+    plt.show()
+    print("output sizes:", ", ".join(f"x{s:g}: {o.shape[0]}x{o.shape[1]}" for s, o in outs.items()))
+
+# %% [markdown]
+# ## 6 · Explore
+#
+# Pick an image, a model, a scale on a continuous slider and a region (the window centre): the explorer
+# shows the SR output, the window next to the ground truth, the error map and the LAM of the window
+# (each new setting costs a second or two on a CPU). The figure below the controls is the starting setting,
+# drawn as a plain image so that it also shows where widgets are not rendered (GitHub, a static export);
+# moving a control draws the new setting in the area under the controls.
+
+# %%
+if READY:
+    explorer = viz.Explorer({"MSIT-lite": msit, "LIIF-lite": liif},
+                            {"cat": skimage.data.chelsea()[40:136, 150:246],
+                             "coffee": skimage.data.coffee()[150:246, 300:396],
+                             "astronaut": skimage.data.astronaut()[60:156, 190:286]}, window=16)
+    ui = viz.explore(explorer, image="cat", model="MSIT-lite", scale=3.0, cy=0.45, cx=0.35)
+    print(f"explorer: {len(explorer.images)} images, {len(explorer.models)} models, scale {explorer.scale_range}")
+
+# %% [markdown]
+# ## Summary
+#
+# * **MSC (Fig. 7).** Small kernels carry the high frequencies, large kernels are smoother. SIM's output is
+#   largely a linear mix of the branches; the part a least-squares 1×1 conv cannot reproduce lies on edges
+#   and fine texture. (Compared with a fitted linear merge, not a retrained conv-merge model.)
+# * **LAM (Fig. 8).** Blur-path attributions satisfy completeness within the stated tolerance; the midpoint
+#   rule tightens it. captum's straight-line IG from the same baseline gives a different map with the same
+#   total. The FEM-off comparison keeps the trained weights fixed — an ablation of the *function*, not the
+#   paper's retrained model.
+# * **RIM (Eq. 11).** The correction is the 3×3-filtered kernel times a scaled copy of itself; the table
+#   says how far each layer moved (at the switch, or after stage 2 when that checkpoint exists).
+# * **MSSA.** Heads differ in how concentrated their window weights are (entropies); the positional bias is
+#   a high-frequency lookup at the δ values that occur rather than a smooth spatial prior, and the cosine
+#   similarities say how much of each head's pattern it explains.
+# * **Errors (Figs. 1, 5, 6, 9).** Lite models, lite differences: read the numbers as a demonstration of the
+#   tools, and rerun with the paper-size checkpoints (`msit-lite convert`) for the real thing.
