@@ -351,7 +351,10 @@ ROOT = repo_dir()
 
 
 def eval_json(name: str) -> Path | None:
-    for p in (ROOT / "checkpoints" / name / "eval.json", ROOT / "results" / f"{name}.json"):
+    # the model cards' numbers first (benchmark protocol, MATLAB LR files), then the README's bicubic
+    # row made the same way; results/*.json (official protocol) only as a last resort
+    for p in (ROOT / "checkpoints" / name / "eval.json", ROOT / "results" / "lite" / "set5-set14" / f"{name}.json",
+              ROOT / "results" / f"{name}.json"):
         if p.is_file():
             return p
     return None
@@ -362,7 +365,7 @@ columns = [(n, json.loads(p.read_text())["results"]) for n, p in columns if p is
 if not any(n.startswith("lite") for n, _ in columns):
     print("no lite results yet: train with scripts/train_lite.sh, then run msit-lite eval and scripts/make_model_card.py")
 else:
-    ours = dict(columns)
+    print("PSNR (dB), benchmark protocol: Y, shave = scale, MATLAB LR files (see results/README.md)")
     print(f"{'set':6s}{'scale':>6s}" + "".join(f"{n:>11s}" for n, _ in columns))
     ref = next(r for n, r in reversed(columns) if n.startswith("lite"))
     for d in ("Set5", "Set14", "B100"):
