@@ -84,7 +84,7 @@ def save_checkpoint(directory: str | Path, model: nn.Module, config: Mapping[str
     with atomic_path(directory / WEIGHTS) as tmp:
         save_file(tensors, str(tmp), metadata={"format": "msit_lite"})
     with atomic_path(directory / CONFIG) as tmp:
-        tmp.write_text(yaml.safe_dump(_plain(config), sort_keys=False))
+        tmp.write_text(yaml.safe_dump(plain_config(config), sort_keys=False))
     return directory
 
 
@@ -103,10 +103,10 @@ def load_checkpoint(directory: str | Path, device: str | torch.device = "cpu") -
     return model.to(device).eval(), config
 
 
-def _plain(obj: Any) -> Any:
+def plain_config(obj: Any) -> Any:
     """Make a config YAML-safe (tuples -> lists, nested mappings -> dicts)."""
     if isinstance(obj, Mapping):
-        return {str(k): _plain(v) for k, v in obj.items()}
+        return {str(k): plain_config(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
+        return [plain_config(v) for v in obj]
     return obj

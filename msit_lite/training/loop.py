@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Sampler
 
-from msit_lite.checkpoint import load_state_dict_checked, save_checkpoint
+from msit_lite.checkpoint import load_state_dict_checked, plain_config, save_checkpoint
 from msit_lite.config import build_model, validate_config
 from msit_lite.data.folders import ImageFolder, find_training_folders
 from msit_lite.data.sampler import ASSRPatches, SampleKey, ScaleBatchSampler, full_image_item
@@ -259,19 +259,11 @@ _FIXED_KEYS = [("model",), ("train", "seed"), ("train", "batch_size"), ("train",
                ("train", "scale_min"), ("train", "scale_max"), ("train", "on_small"), ("data", "train"), ("data", "repeat")]
 
 
-def _plain(obj: Any) -> Any:
-    if isinstance(obj, Mapping):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    return obj
-
-
 def _check_resumable(saved: Any, config: Mapping[str, Any], out: Path) -> None:
     """MsitError if the config differs from the interrupted run's in a key that fixes the run."""
     if not isinstance(saved, Mapping):
         return
-    current = _plain(config)
+    current = plain_config(config)
     for path in _FIXED_KEYS:
         a, b = saved, current
         for key in path:
@@ -355,7 +347,7 @@ def _train(config: dict[str, Any], cfg: TrainConfig, dcfg: DataConfig, out: Path
             "step": step, "epoch": step / steps_per_epoch, "elapsed": elapsed,
             "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
             "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(), "rng": rng_state(),
-            "config": _plain(config),
+            "config": plain_config(config),
             "sampler": {"seed": cfg.seed, "step": step, "epoch": step // steps_per_epoch,
                         "batch_in_epoch": step % steps_per_epoch, "world_size": ddp.world},
         })
