@@ -46,7 +46,7 @@ def test_upscale_real_image_with_converted_checkpoint(converted, benchmark_root,
     from msit_lite.coords import make_cell, make_coord
 
     model, _ = load_checkpoint(converted)
-    inp = (torch.from_numpy(lr).permute(2, 0, 1)[None].float() / 255 - 0.5) / 0.5
+    inp = (torch.from_numpy(lr.copy()).permute(2, 0, 1)[None].float() / 255 - 0.5) / 0.5
     with torch.no_grad():
         pred = model(inp, make_coord(sr.shape[:2]).unsqueeze(0), make_cell(sr.shape[:2]))
     ref = ((pred * 0.5 + 0.5).clamp(0, 1) * 255).round().view(*sr.shape).numpy()
