@@ -311,7 +311,7 @@ def test_budget_driven_tiling_end_to_end():
     assert np.abs(tiny.astype(int) - big.astype(int)).max() <= 1  # same up to 8-bit rounding ties
 
 
-# -- the real models (skipped until msit_lite.models lands) ------------------------------------
+# -- the real models (tiny configs of msit_lite.models) -----------------------------------------
 TINY_MSIT = {
     "name": "msit",
     "args": {
