@@ -10,7 +10,7 @@ from msit_lite.checkpoint import save_checkpoint
 from msit_lite.config import build_model
 from msit_lite.errors import MsitError
 from msit_lite.models.rim import rim_modules
-from msit_lite.training import init_from_stage1, train
+from msit_lite.training import init_from_stage1, init_weights, train
 
 from test_train_common import make_data_root, tiny_config
 
@@ -84,3 +84,28 @@ def test_init_into_a_model_without_rim_is_an_error(tmp_path: Path) -> None:
         init_from_stage1(build_model(tiny_config(conv="plain")), ckpt)
     with pytest.raises(MsitError, match="not found"):
         init_from_stage1(build_model(tiny_config(conv="rim")), tmp_path / "missing")
+
+
+def test_init_a_plain_model_continues_from_all_weights(tmp_path: Path) -> None:
+    """The stage-2 control run: a plain config with --init starts from every stage-1 weight."""
+    plain, ckpt = _stage1(tmp_path)
+    model = build_model(tiny_config(conv="plain"))
+    assert init_weights(model, ckpt) == []
+    for k, v in plain.state_dict().items():
+        assert torch.equal(model.state_dict()[k], v), k
+    other = tiny_config(conv="plain")
+    other["model"]["args"]["dim"] = 8  # a different width: every mismatch is named, no torch traceback
+    with pytest.raises(MsitError, match="do not fit"):
+        init_weights(build_model(other), ckpt)
+
+
+def test_train_stage1_with_init_starts_from_the_checkpoint(tmp_path: Path) -> None:
+    plain, ckpt = _stage1(tmp_path)
+    root = make_data_root(tmp_path / "data", n=4)
+    cfg = tiny_config(conv="plain", scale_max=3.0, patch_size=6)
+    cfg["train"]["optimizer"] = {"name": "adam", "lr": 1.0e-12}  # ~no step: the weights stay the checkpoint's
+    cfg["train"]["warmup"] = {"steps": 0}
+    res = train(cfg, tmp_path / "cont", data_root=root, device="cpu", init=str(ckpt), max_steps=1, progress=False)
+    for k, v in plain.state_dict().items():
+        if not k.endswith(("running_mean", "running_var", "num_batches_tracked")):
+            assert torch.allclose(res.model.state_dict()[k], v, rtol=0, atol=1e-9), k

@@ -9,7 +9,7 @@ from msit_lite.training.config import (
     parse_data_config,
     parse_train_config,
 )
-from msit_lite.training.cumulative import init_from_stage1
+from msit_lite.training.cumulative import init_from_stage1, init_weights
 from msit_lite.training.loop import StepBatchSampler, TrainResult, train, validate
 from msit_lite.training.schedule import Schedule, make_schedule
 
@@ -20,6 +20,7 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "init_from_stage1",
+    "init_weights",
     "make_schedule",
     "parse_data_config",
     "parse_train_config",

@@ -21,7 +21,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from msit_lite.checkpoint import WEIGHTS, read_weights
+from msit_lite.checkpoint import WEIGHTS, mismatch_message, read_weights
 from msit_lite.errors import MsitError
 from msit_lite.models.rim import load_stage1, rim_modules
 
@@ -34,6 +34,27 @@ def stage1_weights_path(path: str | Path) -> Path:
     if not p.is_file():
         raise MsitError(f"stage-1 checkpoint {path} not found (expected a directory with {WEIGHTS} or a weights file)")
     return p
+
+
+def init_weights(model: nn.Module, path: str | Path, rim_init: Literal["identity", "official"] = "identity") -> list[str]:
+    """``--init`` for either stage: RIM models get :func:`init_from_stage1`; a plain model loads every weight.
+
+    The plain case is a *continuation* (fine-tuning) run: the same architecture starts from a trained
+    checkpoint instead of random weights. It is the control experiment for stage 2 -- as many extra
+    steps, on the same scale range, but without RIM -- so that what stage 2 changes can be told apart
+    from what more training alone changes.
+    """
+    if rim_modules(model):
+        return init_from_stage1(model, path, rim_init)
+    state = read_weights(stage1_weights_path(path))
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    wrong = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or wrong:
+        raise MsitError(f"--init {path}: weights do not fit this config's model: " + mismatch_message(missing, unexpected, wrong))
+    model.load_state_dict(state)
+    return []
 
 
 def init_from_stage1(model: nn.Module, path: str | Path, rim_init: Literal["identity", "official"] = "identity") -> list[str]:

@@ -43,7 +43,7 @@ from msit_lite.errors import MsitError
 from msit_lite.metrics import psnr
 from msit_lite.paths import data_root as default_data_root
 from msit_lite.training.config import DataConfig, TrainConfig, parse_data_config, parse_train_config, to_dict
-from msit_lite.training.cumulative import init_from_stage1
+from msit_lite.training.cumulative import init_weights
 from msit_lite.training.schedule import Schedule, make_schedule
 from msit_lite.training.state import load_state, rng_state, save_state, set_rng_state
 from msit_lite.utils import atomic_path, pick_device
@@ -310,7 +310,7 @@ def _train(config: dict[str, Any], cfg: TrainConfig, dcfg: DataConfig, out: Path
     if cfg.stage == 2 and not resume and cfg.init_from is None:
         raise MsitError("stage-2 (RIM) training needs the stage-1 checkpoint: pass --init DIR or set train.init_from")
     if cfg.init_from is not None and not resume:
-        init_from_stage1(model, cfg.init_from, cfg.rim_init)
+        init_weights(model, cfg.init_from, cfg.rim_init)
     params = [p for p in model.parameters() if p.requires_grad]
     opt_cls = torch.optim.AdamW if cfg.optimizer.name == "adamw" else torch.optim.Adam
     optimizer = opt_cls(params, lr=schedule(0), betas=cfg.optimizer.betas, weight_decay=cfg.optimizer.weight_decay)
