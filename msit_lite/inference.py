@@ -59,9 +59,11 @@ Both steps can run out of memory on large images (LIIF users hit it: yinboc/liif
 
 **Fast path** (default for MSIT, ``fast=True``): :mod:`msit_lite.fast` re-associates the decoder's
 first layer so that its big matrix product runs once per LR window centre instead of once per HR
-query, and prepares a copy of the network whose large MSNO kernels run by FFT. Same outputs up to float rounding;
-``fast=False`` (``--reference-path``) runs the straightforward ``model.query`` chunks below. A
-model the fast path does not support (LIIF, custom pieces) silently uses the reference path.
+query, and prepares a copy of the network whose large MSNO kernels run by FFT; for LIIF,
+:mod:`msit_lite.fast_liif` likewise computes the first layer's feature part once per LR pixel.
+Same outputs up to float rounding; ``fast=False`` (``--reference-path``) runs the straightforward
+``model.query`` chunks below. A model neither fast path supports (custom pieces) silently uses
+the reference path.
 
 RIM models (README §4.4) are folded (``msit_lite.models.rim.fold``) on a copy before inference:
 the folded network computes the same function with plain convolutions and is cheaper.
@@ -254,27 +256,33 @@ def prepare_model(model: nn.Module, device: torch.device | str | None = None, *,
     The caller's model is never modified: folding and moving work on a deep copy (a model that
     needs neither is returned as it is, and :func:`predict` restores its train/eval flag).
     ``fast=True`` additionally wraps a supported MSIT in :class:`msit_lite.fast.FastMSIT` (a
-    copy, FFT for the large MSNO kernels on the CPU); other models are returned unwrapped.
-    ``fast=False`` on a ``FastMSIT`` unwraps it (reference query, its prepared encoder).
+    copy, FFT for the large MSNO kernels on the CPU) and a supported LIIF in
+    :class:`msit_lite.fast_liif.FastLIIF`; other models are returned unwrapped.
+    ``fast=False`` on a ``FastMSIT``/``FastLIIF`` unwraps it (reference query, its network).
     """
     if fast:
+        from msit_lite import fast_liif
         from msit_lite.fast import FastMSIT, prepare_fast, unsupported_reason
 
-        if isinstance(model, FastMSIT):
+        if isinstance(model, (FastMSIT, fast_liif.FastLIIF)):
             return model.to(torch.device(device)).eval() if device is not None else model.eval()
         signature = _state_signature(model, device)
         cached = _FAST_CACHE.get(model)
         if cached is not None and cached[0] == signature:
             return cached[1]
         net = prepare_model(model, device)
-        if unsupported_reason(net) is not None:
+        if unsupported_reason(net) is None:
+            net = prepare_fast(net)
+        elif fast_liif.unsupported_reason(net) is None:
+            net = fast_liif.prepare_fast(net)
+        else:
             return net
-        net = prepare_fast(net)
         _FAST_CACHE[model] = (signature, net)
         return net
     from msit_lite.fast import FastMSIT
+    from msit_lite.fast_liif import FastLIIF
 
-    if isinstance(model, FastMSIT):  # already prepared: the reference query on its network
+    if isinstance(model, (FastMSIT, FastLIIF)):  # already prepared: the reference query on its network
         model = model.inner
     device = torch.device(device) if device is not None else _model_device(model)
     needs_fold = _has_rim(model)
@@ -514,17 +522,23 @@ def iter_queries(model: nn.Module, feats: dict[str, Tensor], hr_size: tuple[int,
 
 def _iter_predictions(net: nn.Module, feats: dict[str, Tensor], hr_size: tuple[int, int], batch: int,
                       memory_budget_mb: float, chunk: int | None, progress: bool) -> Iterator[tuple[int, int, Tensor]]:
-    """The fast grid iterator for a :class:`~msit_lite.fast.FastMSIT`, else :func:`iter_queries`."""
+    """The fast grid iterator for a :class:`~msit_lite.fast.FastMSIT` or a
+    :class:`~msit_lite.fast_liif.FastLIIF`, else :func:`iter_queries`."""
+    from msit_lite import fast_liif
     from msit_lite.fast import FastMSIT, iter_grid
 
-    if not isinstance(net, FastMSIT):
+    if isinstance(net, fast_liif.FastLIIF):
+        grid = fast_liif.iter_grid(net, feats, hr_size, chunk=chunk, memory_budget_mb=memory_budget_mb)
+    elif isinstance(net, FastMSIT):
+        grid = iter_grid(net, feats, hr_size, memory_budget_mb=memory_budget_mb, queries=chunk)
+    else:
         chunk = chunk or query_chunk_size(net, batch, memory_budget_mb)
         yield from iter_queries(net, feats, hr_size, chunk, batch, progress)
         return
     from tqdm.auto import tqdm
 
     with tqdm(total=hr_size[0] * hr_size[1], disable=not progress, unit="px", desc="upscale", leave=False) as bar:
-        for start, end, rgb in iter_grid(net, feats, hr_size, memory_budget_mb=memory_budget_mb, queries=chunk):
+        for start, end, rgb in grid:
             bar.update(end - start)
             yield start, end, rgb
 
@@ -549,7 +563,8 @@ def predict(
     the result is in the same normalised space (not clamped) -- the official ``chop_forward``
     output reshaped to an image. ``chunk`` overrides the budget-derived number of queries per
     chunk; ``tile`` as in :func:`encode`. RIM is folded on a copy; the model's mode is restored.
-    ``fast`` picks :mod:`msit_lite.fast` for supported MSIT models (``False``: the reference path).
+    ``fast`` picks :mod:`msit_lite.fast` / :mod:`msit_lite.fast_liif` for supported MSIT / LIIF models
+    (``False``: the reference path).
     """
     net = prepare_model(model, lr.device, fast=fast)
     was_training = net.training

@@ -209,9 +209,18 @@ def test_fast_copy_uses_fft_for_large_kernels_and_leaves_the_model_alone():
 
 
 def test_unsupported_models_use_the_reference_path():
+    """A model with its own ``query`` (here: a LIIF subclass) is left to the reference path by both fast paths."""
+    from msit_lite.models import LIIF
+
+    class OwnQuery(LIIF):
+        def query(self, *args, **kwargs):
+            return super().query(*args, **kwargs)
+
     torch.manual_seed(0)
-    liif = make({"name": "liif", "args": {"encoder": {"name": "edsr-baseline", "args": {"n_resblocks": 1, "n_feats": 8}},
-                                          "decoder": {"name": "mlp", "args": {"hidden_list": [16]}}}}, "model").eval()
+    base = make({"name": "liif", "args": {"encoder": {"name": "edsr-baseline", "args": {"n_resblocks": 1, "n_feats": 8}},
+                                          "decoder": {"name": "mlp", "args": {"hidden_list": [16]}}}}, "model")
+    liif = base.eval()
+    liif.__class__ = OwnQuery
     assert "not the built-in MSIT" in unsupported_reason(liif)
     assert not isinstance(prepare_model(liif, fast=True), FastMSIT)
     lr = torch.rand(1, 3, 5, 5) * 2 - 1
