@@ -5,6 +5,7 @@
 #   LITE_RUNS="msit-rim msit-cont" scripts/train_lite.sh
 #   runs/lite-msit-rim  (stage 2, RIM, --init checkpoints/lite-msit)
 #   runs/lite-msit-cont (its control: plain convs continued for the same steps, --init checkpoints/lite-msit)
+#   runs/lite-msit-nofem (FEM removed, continued like -cont: the FEM on/off pair of notebook 10)
 # Logs go to runs/lite-*/train.log (plus log.csv / val.csv / tb/). Safe to re-run: each run
 # continues from its last checkpoint (--resume), and a finished run exits at once.
 # Usage: [LITE_RUNS="msit liif"] scripts/train_lite.sh [extra msit-lite train args, e.g. --data-root DIR]
@@ -16,7 +17,7 @@ for name in "${runs[@]}"; do
   out="runs/lite-$name"
   init=()
   case "$name" in
-    msit-rim|msit-cont) init=(--init checkpoints/lite-msit) ;;
+    msit-rim|msit-cont|msit-nofem) init=(--init checkpoints/lite-msit) ;;
   esac
   mkdir -p "$out"
   if [ -f "$out/train.pid" ] && kill -0 "$(cat "$out/train.pid")" 2>/dev/null; then

@@ -109,3 +109,16 @@ def test_train_stage1_with_init_starts_from_the_checkpoint(tmp_path: Path) -> No
     for k, v in plain.state_dict().items():
         if not k.endswith(("running_mean", "running_var", "num_batches_tracked")):
             assert torch.allclose(res.model.state_dict()[k], v, rtol=0, atol=1e-9), k
+
+
+def test_init_drop_lets_an_ablation_remove_a_module(tmp_path: Path) -> None:
+    """FEM off, continued from a FEM-on checkpoint: its keys must be dropped explicitly."""
+    _, ckpt = _stage1(tmp_path)
+    cfg = tiny_config(conv="plain")
+    cfg["model"]["args"]["msno"]["args"]["fem"] = "none"
+    with pytest.raises(MsitError, match="msno.fem"):
+        init_weights(build_model(cfg), ckpt)
+    model = build_model(cfg)
+    assert init_weights(model, ckpt, drop=("msno.fem.",)) == []
+    s1 = build_model(tiny_config(conv="plain")).state_dict()
+    assert set(model.state_dict()) == {k for k in s1 if not k.startswith("msno.fem.")}

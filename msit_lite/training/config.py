@@ -15,6 +15,7 @@ Schema (every key optional)::
     train:
       stage: 1                 # 1 = plain convs; 2 = RIM (cumulative training, needs init_from)
       init_from: null          # stage-1 checkpoint dir (or --init)
+      init_drop: []            # key prefixes of that checkpoint to ignore (an ablation that removes a module)
       rim_init: identity       # identity: linear = 0 so W' = W at the switch | official: fresh maps
       seed: 0
       batch_size: 32
@@ -88,6 +89,7 @@ class ValConfig:
 class TrainConfig:
     stage: int = 1
     init_from: str | None = None
+    init_drop: tuple[str, ...] = ()
     rim_init: Literal["identity", "official"] = "identity"
     seed: int = 0
     batch_size: int = 32

@@ -36,17 +36,23 @@ def stage1_weights_path(path: str | Path) -> Path:
     return p
 
 
-def init_weights(model: nn.Module, path: str | Path, rim_init: Literal["identity", "official"] = "identity") -> list[str]:
+def init_weights(model: nn.Module, path: str | Path, rim_init: Literal["identity", "official"] = "identity",
+                 drop: tuple[str, ...] = ()) -> list[str]:
     """``--init`` for either stage: RIM models get :func:`init_from_stage1`; a plain model loads every weight.
 
     The plain case is a *continuation* (fine-tuning) run: the same architecture starts from a trained
     checkpoint instead of random weights. It is the control experiment for stage 2 -- as many extra
     steps, on the same scale range, but without RIM -- so that what stage 2 changes can be told apart
-    from what more training alone changes.
+    from what more training alone changes. ``drop`` lists key prefixes of the checkpoint to ignore,
+    for ablations that remove a module (``msno.fem.`` when the continued model has ``fem: none``);
+    every other key must still fit exactly.
     """
     if rim_modules(model):
+        if drop:
+            raise MsitError("train.init_drop is only for continuing a plain model; a stage-2 (RIM) init loads every stage-1 key")
         return init_from_stage1(model, path, rim_init)
     state = read_weights(stage1_weights_path(path))
+    state = {k: v for k, v in state.items() if not (drop and k.startswith(tuple(drop)))}
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]

@@ -310,7 +310,7 @@ def _train(config: dict[str, Any], cfg: TrainConfig, dcfg: DataConfig, out: Path
     if cfg.stage == 2 and not resume and cfg.init_from is None:
         raise MsitError("stage-2 (RIM) training needs the stage-1 checkpoint: pass --init DIR or set train.init_from")
     if cfg.init_from is not None and not resume:
-        init_weights(model, cfg.init_from, cfg.rim_init)
+        init_weights(model, cfg.init_from, cfg.rim_init, cfg.init_drop)
     params = [p for p in model.parameters() if p.requires_grad]
     opt_cls = torch.optim.AdamW if cfg.optimizer.name == "adamw" else torch.optim.Adam
     optimizer = opt_cls(params, lr=schedule(0), betas=cfg.optimizer.betas, weight_decay=cfg.optimizer.weight_decay)
