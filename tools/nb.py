@@ -3,9 +3,12 @@
 Sources live in ``notebooks/_src/*.py`` (``# %%`` starts a code cell, ``# %% [markdown]`` a
 markdown cell whose lines start with ``# ``). They are the reviewable form of the notebooks;
 the ``.ipynb`` files are generated from them *with outputs*, because nbval compares a fresh run
-against the stored outputs.
+against the stored outputs. Course assignments follow the same rule one level down: a source in
+``notebooks/assignments/_src/`` builds to ``notebooks/assignments/`` and runs with that folder as
+its working directory (so ``student/`` is beside it).
 
     python tools/nb.py build notebooks/_src/01_pixels_coordinates_bicubic.py   # one
+    python tools/nb.py build notebooks/assignments/_src/A1_fem_shift.py        # an assignment
     python tools/nb.py build --all                                              # every source
 """
 from __future__ import annotations
@@ -21,6 +24,17 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "notebooks" / "_src"
+ASSIGNMENTS_SRC = ROOT / "notebooks" / "assignments" / "_src"
+# source folder -> folder of the built notebooks (also their working directory when executed)
+TARGETS = {SRC: ROOT / "notebooks", ASSIGNMENTS_SRC: ROOT / "notebooks" / "assignments"}
+
+
+def target(src: Path) -> Path:
+    """The ``.ipynb`` a source builds to: ``_src/x.py`` -> ``x.ipynb`` in the folder above ``_src``."""
+    for folder, out_dir in TARGETS.items():
+        if src.is_relative_to(folder):
+            return out_dir / src.relative_to(folder).with_suffix(".ipynb")
+    raise SystemExit(f"{src} is not under {' or '.join(str(f.relative_to(ROOT)) for f in TARGETS)}")
 
 
 def parse(text: str) -> nbformat.NotebookNode:
@@ -49,7 +63,7 @@ def parse(text: str) -> nbformat.NotebookNode:
 
 def build(src: Path, execute: bool = True) -> Path:
     nb = parse(src.read_text())
-    out = ROOT / "notebooks" / src.relative_to(SRC).with_suffix(".ipynb")
+    out = target(src)
     out.parent.mkdir(parents=True, exist_ok=True)
     if execute:
         os.environ.setdefault("MSIT_QUICK", "1")
@@ -66,10 +80,11 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("cmd", choices=["build"])
     p.add_argument("sources", nargs="*", type=Path)
-    p.add_argument("--all", action="store_true", help="build every notebooks/_src/**/*.py")
+    p.add_argument("--all", action="store_true",
+                   help="build every notebooks/_src/**/*.py and notebooks/assignments/_src/**/*.py")
     p.add_argument("--no-execute", action="store_true")
     a = p.parse_args()
-    sources = sorted(SRC.rglob("*.py")) if a.all else a.sources
+    sources = [p for folder in TARGETS for p in sorted(folder.rglob("*.py"))] if a.all else a.sources
     if not sources:
         p.error("give source files or --all")
     for s in sources:
