@@ -22,3 +22,12 @@ def pytest_collection_modifyitems(session, config, items):  # noqa: ARG001
         skip = getattr(parent, "skip_compare", None)
         if skip is not None and "stderr" not in skip:
             parent.skip_compare = tuple(skip) + _UNSTABLE
+
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    """Accept the ``--nbval`` options of pyproject's addopts when nbval is disabled
+    (``-p no:nbval``), so ``pytest tests/assignments -p no:nbval`` runs instead of failing to parse."""
+    if not pluginmanager.has_plugin("nbval"):
+        group = parser.getgroup("nbval (disabled)")
+        group.addoption("--nbval", action="store_true", help="ignored: nbval is disabled")
+        group.addoption("--nbval-current-env", action="store_true", help="ignored: nbval is disabled")

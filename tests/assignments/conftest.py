@@ -14,15 +14,6 @@ from msit_lite.grading import ASSIGNMENTS, CheckResult, assignments_dir, get, gr
 ROOT = assignments_dir()
 
 
-def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
-    """Accept the ``--nbval`` options of pyproject's addopts when nbval is disabled
-    (``-p no:nbval``), so ``pytest tests/assignments -p no:nbval`` runs instead of failing to parse."""
-    if not pluginmanager.has_plugin("nbval"):
-        group = parser.getgroup("nbval (disabled)")
-        group.addoption("--nbval", action="store_true", help="ignored: nbval is disabled")
-        group.addoption("--nbval-current-env", action="store_true", help="ignored: nbval is disabled")
-
-
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "assignment_id" in metafunc.fixturenames:
         ids = sorted(ASSIGNMENTS)
