@@ -12,8 +12,8 @@ mkdir -p results/lite
 common=(--datasets "${sets[@]}" --scales 2 3 4 6 8 --protocol benchmark --lr-source files --no-progress)
 msit-lite eval --model bicubic "${common[@]}" --json results/lite/bicubic.json --csv results/lite/bicubic.csv
 for m in liif msit; do
-  msit-lite eval --checkpoint "checkpoints/lite-$m" "${common[@]}" \
-    --json "results/lite/lite-$m.json" --csv "results/lite/lite-$m.csv" > "results/lite/lite-$m.txt" 2>&1 &
+  ( time msit-lite eval --checkpoint "checkpoints/lite-$m" "${common[@]}" \
+    --json "results/lite/lite-$m.json" --csv "results/lite/lite-$m.csv" ) > "results/lite/lite-$m.txt" 2>&1 &
 done
 wait
 cat results/lite/lite-liif.txt results/lite/lite-msit.txt

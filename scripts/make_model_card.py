@@ -267,7 +267,8 @@ def render_card(info: RunInfo, dest: Path, *, data_root: Path, evals: Sequence[t
     if command is None:
         conf = conf_file.relative_to(repo_dir()).as_posix() if conf_file else f"{name}/config.yaml"
         command = (f"msit-lite train --config {conf} --out runs/{info.run.name} --device cpu"
-                   + (f" --threads {threads}" if threads else ""))
+                   + (f" --threads {threads}" if threads else "")
+                   + (f" --init {tcfg.init_from}" if tcfg.init_from else ""))
     spe = None
     if info.epoch:
         spe = info.step / info.epoch
@@ -277,6 +278,8 @@ def render_card(info: RunInfo, dest: Path, *, data_root: Path, evals: Sequence[t
     L += ["| | |", "|---|---|",
           f"| model | `{cfg['model']['name']}`, conv `{cfg['model'].get('args', {}).get('conv', 'plain')}` "
           f"(stage {tcfg.stage}) |",
+          *([f"| starts from | `{tcfg.init_from}` (`--init`: the steps below come on top of that run's) |"]
+            if tcfg.init_from else []),
           f"| parameters | {p.trainable:,} trainable (official convention, incl. FEM stride; {p.learnable:,} learnable), "
           f"{p.deployed:,} deployed, {p.rim_buffers:,} RIM buffers |",
           f"| weights | `{WEIGHTS}`, {info.weights_bytes / 1e6:.2f} MB, sha256 `{info.sha256[:16]}…` |",

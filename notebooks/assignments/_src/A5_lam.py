@@ -258,9 +258,9 @@ if msit is not None:
     plt.show()
 
 # %% [markdown]
-# **Reading it honestly.** With the reference solution the reach grows with the stride (5 px without a shift,
-# 6 with FEM, 6–6–7–8 px for cross shifts 1–4) and so does the share of heat outside the window (15 % → 20 %),
-# while DI barely moves (about 1.0–1.4): on these weights most of the attribution sits on the window's own
+# **Reading it honestly.** With the reference solution on the shipped weights the reach grows with the stride
+# (5 px without a shift and with FEM, 4–5–6–7 px for cross shifts 1–4) and so, roughly, does the share of heat
+# outside the window (17 % → 21 %), while DI stays small (0.85–1.3): on these weights most of the attribution sits on the window's own
 # LR pixels, and a wider shift only lends the faint tail further to go. These are the weights of a network
 # *trained with FEM (stride 1)*, now fed features it never saw: the map says where the computation reaches,
 # not whether the result is any good. The paper's Fig. 8 compares networks
