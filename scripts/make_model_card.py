@@ -147,10 +147,14 @@ def count_training_images(config: dict[str, Any], root: Path) -> tuple[str, list
 
 
 def matching_config(config: dict[str, Any]) -> Path | None:
-    """The file under ``configs/`` that describes the same model, train and data sections."""
+    """The file under ``configs/`` that describes the same model, train and data sections.
+
+    ``train.init_from`` is ignored: ``--init DIR`` writes it into the run's config, the file leaves it open.
+    """
     def norm(c: dict[str, Any]) -> tuple:
+        train = {k: v for k, v in to_dict(parse_train_config(c.get("train"))).items() if k != "init_from"}
         return (json.dumps(c.get("model"), sort_keys=True),
-                json.dumps(to_dict(parse_train_config(c.get("train"))), sort_keys=True),
+                json.dumps(train, sort_keys=True),
                 json.dumps(to_dict(parse_data_config(c.get("data"))), sort_keys=True))
 
     target = norm(config)
