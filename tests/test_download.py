@@ -1,6 +1,7 @@
 """Downloads end to end against a local HTTP server (127.0.0.1 only; never the internet)."""
 from __future__ import annotations
 
+import sys
 import hashlib
 import io
 import json
@@ -327,3 +328,16 @@ def test_cli_download_and_check(tmp_path, server, catalogue, capsys):
     assert "benchmark/Set5/HR/bird.png: FAILED" in captured.out and "nope.png: MISSING" in captured.out
     assert "2 of 3 files failed" in captured.err
     assert cli_main(["data", "download", "benchmark", "--root", str(tmp_path), "--sha256", "bad"]) == 2
+
+
+def test_data_check_prints_to_the_current_stdout(tmp_path, monkeypatch):
+    """`_check` looks sys.stdout up when called: a stream bound at import (an earlier test's closed
+    capture, say) must not be where `msit-lite data check` prints."""
+    import io
+
+    from msit_lite.cli import data_cmd
+
+    buf = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", buf)
+    data_cmd._check(tmp_path)
+    assert f"data root: {tmp_path}" in buf.getvalue()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TextIO
 
 from msit_lite.data import download as dl
 from msit_lite.data.folders import BENCHMARK_SETS, benchmark_pairs, find_training_folders, image_files
@@ -51,8 +52,13 @@ def add_parser(subparsers: argparse._SubParsersAction, help_text: str) -> argpar
     return p
 
 
-def _check(root: Path, out=sys.stdout) -> int:
-    """Print one line per data set; returns how many were found."""
+def _check(root: Path, out: TextIO | None = None) -> int:
+    """Print one line per data set; returns how many were found.
+
+    ``out`` defaults to the *current* ``sys.stdout`` (looked up at call time, not bound at import:
+    a default bound at import would keep whatever stream was installed then, e.g. a closed capture).
+    """
+    out = sys.stdout if out is None else out
     found = 0
     print(f"data root: {root}", file=out)
     for name in BENCHMARK_SETS:

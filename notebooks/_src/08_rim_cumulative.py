@@ -382,11 +382,12 @@ else:
                 cells.append(f"{v:.3f} ({v - base[ds][sc]['psnr']:+.3f})")
             print(f"{ds:<6}{'x' + sc:>6}" + "".join(f"{c:>16}" for c in cells))
     fig, ax = plt.subplots(figsize=(6.5, 3.4))
-    for n, color in (("lite-msit-cont", "C0"), ("lite-msit-rim", "C3")):
+    for n, color, style in (("lite-msit-cont", "C0", dict(marker="o", ms=10, fillstyle="none", lw=3, alpha=0.6)),
+                            ("lite-msit-rim", "C3", dict(marker=".", ms=6, lw=1))):  # RIM drawn on top of its control
         for ds, ls in (("Set5", "-"), ("Set14", "--")):
             scs = sorted(base[ds], key=float)
             ax.plot([float(x) for x in scs], [found[n][ds][x]["psnr"] - base[ds][x]["psnr"] for x in scs],
-                    color=color, ls=ls, marker="o", label=f"{RUNS[n]}, {ds}")
+                    color=color, ls=ls, label=f"{RUNS[n]}, {ds}", **style)
     ax.axhline(0, color="k", lw=0.8)
     ax.axvspan(1.8, 4, color="0.92", zorder=0)
     ax.set_xscale("log"); ax.set_xticks([2, 4, 8, 12]); ax.set_xticklabels(["×2", "×4", "×8", "×12"]); ax.minorticks_off()
