@@ -1,10 +1,10 @@
 """Downloads end to end against a local HTTP server (127.0.0.1 only; never the internet)."""
 from __future__ import annotations
 
-import sys
 import hashlib
 import io
 import json
+import sys
 import tarfile
 import threading
 import zipfile
