@@ -412,7 +412,7 @@ else:
 # more than 1 dB at ×2–×4 on Set5 and Set14 — but 5,000 steps are 0.25 % of the paper's training samples,
 # so the absolute numbers are far below the paper's Table II, and with one seed each a gap of a tenth of
 # a dB could move with another seed (`MODEL_CARD.md` lists the limitations). The learning rate mattered
-# most: the first lite runs (peak 2e-4, 2,400 steps) stayed 0.3–0.6 dB short of +1 dB at ×3/×4.
+# most: the first lite runs (peak 2e-4, 2,400 steps) stayed up to 0.6 dB short of +1 dB at ×3/×4.
 # Notebook 08 continues the lite MSIT into stage 2 (RIM).
 
 # %%

@@ -16,7 +16,7 @@
 # | 6 | all of it interactively | – | `widgets` |
 #
 # **Weights.** The shipped lite models `checkpoints/lite-msit` and `checkpoints/lite-liif` (~350k
-# parameters each, the same EDSR encoder, trained on one CPU core for about an hour with the same recipe —
+# parameters each, the same EDSR encoder, trained on one CPU core for under an hour (54 and 49 min) with the same recipe —
 # `configs/lite-*.yaml`). They are far from the paper's 8M-parameter models trained on DF2K for 1000 epochs:
 # read every picture as "what *this* small network does", not as a replication of the paper's figures.
 #
