@@ -8,56 +8,9 @@
 module ``msit_lite.grading.a<N>`` defining ``ASSIGNMENT``. Importing this package collects them
 in :data:`ASSIGNMENTS` (modules that do not exist are skipped).
 """
-from msit_lite.grading.core import (
-    ASSIGNMENTS,
-    Assignment,
-    Check,
-    CheckFailed,
-    CheckResult,
-    SOLUTION_MARKER,
-    assignments_dir,
-    check_student_copy,
-    default_folder,
-    discover,
-    extra_file,
-    format_report,
-    get,
-    grade,
-    grade_notebook,
-    load_student,
-    load_submission,
-    make_student_copy,
-    max_error,
-    need,
-    need_tensor,
-    score,
-    submission_dir,
-)
+from msit_lite.grading import core
+from msit_lite.grading.core import *  # noqa: F401,F403  (the public API is core.__all__, listed once there)
 
-discover()
+__all__ = list(core.__all__)
 
-__all__ = [
-    "ASSIGNMENTS",
-    "Assignment",
-    "Check",
-    "CheckFailed",
-    "CheckResult",
-    "SOLUTION_MARKER",
-    "assignments_dir",
-    "check_student_copy",
-    "default_folder",
-    "discover",
-    "extra_file",
-    "format_report",
-    "get",
-    "grade",
-    "grade_notebook",
-    "load_student",
-    "load_submission",
-    "make_student_copy",
-    "max_error",
-    "need",
-    "need_tensor",
-    "score",
-    "submission_dir",
-]
+discover()  # noqa: F405
