@@ -54,6 +54,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from msit_lite.coords import make_cell, make_coord, to_grid
+from msit_lite.models.base import long_skip
 
 #: Queries per chunk of :func:`iter_grid` unless the budget or the caller says otherwise (the MLP
 #: runs on 4× as many rows). Measured: LIIF-lite, B100 img_001 ×4 (153,600 queries), one thread on
@@ -127,7 +128,10 @@ class FastLIIF(nn.Module):
         k = 3 if liif.feat_unfold else 1
         weight = lin.weight[:, : self._n_feat()].reshape(hidden, c, k, k)
         proj = F.conv2d(feat, weight, lin.bias, padding=k // 2)
-        return {"proj": proj.contiguous(memory_format=torch.channels_last)}
+        maps = {"proj": proj.contiguous(memory_format=torch.channels_last)}
+        if liif.long_skip:
+            maps["inp"] = lr
+        return maps
 
     def query(self, feats: dict[str, Tensor], coord: Tensor, cell: Tensor) -> Tensor:
         """:meth:`LIIF.query` for any ``coord [b, q, 2]`` and ``cell [b, 2]`` or ``[b, q, 2]``."""
@@ -140,8 +144,8 @@ class FastLIIF(nn.Module):
         cols = [_axis_lookup(coord[..., 1].reshape(-1), 1, (h, w), v, eps) for v, eps in self._signs()]
         base = (torch.arange(b, device=coord.device) * (h * w)).repeat_interleave(n_q)
         out = _decode(self, _rows_of(proj), w, base, rows, cols,
-                      (cell[..., 0].reshape(-1) * h, cell[..., 1].reshape(-1) * w))
-        return out.view(b, n_q, -1)
+                      (cell[..., 0].reshape(-1) * h, cell[..., 1].reshape(-1) * w)).view(b, n_q, -1)
+        return out + long_skip(feats["inp"], coord) if self.inner.long_skip else out
 
     def forward(self, lr: Tensor, coord: Tensor, cell: Tensor) -> Tensor:
         return self.query(self.encode(lr), coord, cell)

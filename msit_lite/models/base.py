@@ -20,10 +20,12 @@ from __future__ import annotations
 
 from typing import Iterator
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from msit_lite.coords import to_grid
+from msit_lite.errors import MsitError
 
 
 class Trace:
@@ -72,6 +74,30 @@ def sample(feat: Tensor, coord: Tensor, mode: str, padding_mode: str = "zeros") 
     ties and rounding match the official code bit for bit.
     """
     return F.grid_sample(feat, to_grid(coord), mode=mode, padding_mode=padding_mode, align_corners=False)
+
+
+def nearest_pixel(coord: Tensor, h: int, w: int) -> tuple[Tensor, Tensor]:
+    """Row and column ``[b, q]`` (int64) of the LR pixel that ``nearest`` sampling picks for ``coord``.
+
+    Found with ``grid_sample`` itself (on maps holding ``index + 1``), so that rounding -- half to
+    even at pixel edges -- is PyTorch's own, exactly as in the official code. Coordinates must lie
+    inside the image: outside (and at +1, which rounds half-to-even past the last pixel) the official
+    sample is a zero-padded 0, a "centre" at the image middle, which no real query produces.
+    """
+    b = coord.shape[0]
+    rows = torch.arange(1, h + 1, device=coord.device, dtype=torch.float32).view(1, 1, h, 1).expand(b, 1, h, w)
+    cols = torch.arange(1, w + 1, device=coord.device, dtype=torch.float32).view(1, 1, 1, w).expand(b, 1, h, w)
+    idx = sample(torch.cat([rows, cols], dim=1), coord.detach().float().unsqueeze(2), "nearest")[..., 0]  # [b, 2, q]
+    idx = idx.long() - 1
+    if bool((idx < 0).any()):
+        raise MsitError("query coordinates must lie inside the image (-1 <= y, x < 1: pixel centres of the HR grid)")
+    return idx[:, 0], idx[:, 1]
+
+
+def long_skip(inp: Tensor, coord: Tensor) -> Tensor:
+    """MSIT's long skip ``I_LR↑(χ)`` (Eq. 1): the **bilinear, border-padded** sample of the LR input at
+    each query, ``[b, q, 3]`` -- the model then only has to predict the residual."""
+    return sample(inp, coord.unsqueeze(2), "bilinear", padding_mode="border")[:, :, :, 0].permute(0, 2, 1)
 
 
 class ImplicitSRModel(nn.Module):

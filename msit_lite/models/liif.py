@@ -7,7 +7,9 @@ neighbourhood concatenated, 9C values), the relative coordinate (χ − centre)�
 spans 2/h in coordinates): |rel| ≤ 2 for the four neighbours, and the cell term is 2/scale.
 (Official names are kept below: ``rx``/``vx`` act on the y axis, ``ry``/``vy`` on x.) *Local ensemble*: the query is repeated from the four
 LR pixels around χ (shifts ±1/h, ±1/w plus 1e-6) and the four predictions are blended with the
-area of the rectangle between χ and the *diagonally opposite* pixel centre. No long skip.
+area of the rectangle between χ and the *diagonally opposite* pixel centre. No long skip in the
+original; ``long_skip: true`` adds MSIT's (the bilinear, border-padded I_LR↑ of Eq. 1) -- the
+control that separates "MSIT's query side" from "predicting a residual" in the lite study.
 
 ``encode`` returns the (unfolded) feature map ``feat``; unfolding once per image instead of once
 per query chunk is the only departure from the official call order, and it does not change a
@@ -22,7 +24,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from msit_lite.coords import make_coord
-from msit_lite.models.base import ImplicitSRModel, Trace, record, sample
+from msit_lite.models.base import ImplicitSRModel, Trace, long_skip, nearest_pixel, record
+from msit_lite.models.mlp import MLP
 from msit_lite.models.registry import make, register
 
 Spec = dict[str, Any] | str
@@ -37,9 +40,11 @@ class LIIF(ImplicitSRModel):
         local_ensemble: bool = True,
         feat_unfold: bool = True,
         cell_decode: bool = True,
+        long_skip: bool = False,
     ) -> None:
         super().__init__()
         self.local_ensemble, self.feat_unfold, self.cell_decode = local_ensemble, feat_unfold, cell_decode
+        self.long_skip = long_skip
         self.encoder = make(encoder, "encoder")
         in_dim = self.encoder.out_dim * (9 if feat_unfold else 1) + 2 + (2 if cell_decode else 0)
         spec = decoder or {"name": "mlp", "args": {"hidden_list": [256, 256, 256, 256], "act": "relu"}}
@@ -57,7 +62,7 @@ class LIIF(ImplicitSRModel):
         if self.feat_unfold:  # channel c·9 + 3·ky + kx, zero padding (F.unfold order)
             b, c, h, w = feat.shape
             feat = F.unfold(feat, 3, padding=1).view(b, c * 9, h, w)
-        return {"feat": feat}
+        return {"feat": feat, "inp": lr} if self.long_skip else {"feat": feat}
 
     def query(self, feats: dict[str, Tensor], coord: Tensor, cell: Tensor, trace: Trace | None = None) -> Tensor:
         feat = feats["feat"]
@@ -67,38 +72,49 @@ class LIIF(ImplicitSRModel):
             cell = cell.unsqueeze(1).expand(b, n_q, 2)
         shifts, eps = ([-1, 1], 1e-6) if self.local_ensemble else ([0], 0.0)
         rx, ry = 2 / h / 2, 2 / w / 2  # half an LR pixel per axis
-        lr_grid = make_coord((h, w), flatten=False).to(coord.device).permute(2, 0, 1)
-        lr_grid = lr_grid.unsqueeze(0).expand(b, 2, h, w)
-
-        preds, areas = [], []
+        points = []
         for vx in shifts:  # vertical shift (official naming)
             for vy in shifts:  # horizontal shift
                 c = coord.clone()
                 c[:, :, 0] += vx * rx + eps
                 c[:, :, 1] += vy * ry + eps
                 c.clamp_(-1 + 1e-6, 1 - 1e-6)
-                q_feat = sample(feat, c.unsqueeze(1), "nearest")[:, :, 0, :].permute(0, 2, 1)
-                q_coord = sample(lr_grid, c.unsqueeze(1), "nearest")[:, :, 0, :].permute(0, 2, 1)
-                rel = coord - q_coord
-                rel[:, :, 0] *= h
-                rel[:, :, 1] *= w
-                inp = torch.cat([q_feat, rel], dim=-1)
-                if self.cell_decode:
-                    rel_cell = cell.clone()
-                    rel_cell[:, :, 0] *= h
-                    rel_cell[:, :, 1] *= w
-                    inp = torch.cat([inp, rel_cell], dim=-1)
-                record(trace, f"imnet_in.{len(preds)}", inp)
-                pred = self.decoder(inp.view(b * n_q, -1)).view(b, n_q, -1)
-                record(trace, f"imnet_out.{len(preds)}", pred)
-                preds.append(pred)
-                areas.append(torch.abs(rel[:, :, 0] * rel[:, :, 1]) + 1e-9)
+                points.append(c)
+        n_s = len(points)
+        # All shifts at once ([S·b, q]): the nearest LR pixel of each shifted point, found by
+        # PyTorch's own nearest rounding; its (unfolded) feature is gathered by index, which is the
+        # official nearest grid_sample's value to the bit and far cheaper to differentiate.
+        row, col = nearest_pixel(torch.cat(points), h, w)
+        q_coord = torch.stack([make_coord((h,)).to(coord.device)[row, 0], make_coord((w,)).to(coord.device)[col, 0]], dim=-1)
+        rel = coord.repeat(n_s, 1, 1) - q_coord
+        rel[:, :, 0] *= h
+        rel[:, :, 1] *= w
+        image = torch.arange(n_s * b, device=coord.device).remainder(b).view(-1, 1)
+        rows = feat.permute(0, 2, 3, 1).reshape(b * h * w, -1)
+        q_feat = rows[(image * h + row) * w + col]  # [S·b, q, C']
+        extra = rel
+        if self.cell_decode:
+            rel_cell = cell.clone()
+            rel_cell[:, :, 0] *= h
+            rel_cell[:, :, 1] *= w
+            extra = torch.cat([rel, rel_cell.repeat(n_s, 1, 1)], dim=-1)
+        if isinstance(self.decoder, MLP):
+            preds = self.decoder(q_feat, extra)  # [q_feat | rel | cell] without building it
+        else:
+            preds = self.decoder(torch.cat([q_feat, extra], dim=-1))
+        preds = preds.view(n_s, b, n_q, -1)
+        if trace is not None:
+            inp = torch.cat([q_feat, extra], dim=-1).view(n_s, b, n_q, -1)
+            for i in range(n_s):
+                record(trace, f"imnet_in.{i}", inp[i])
+                record(trace, f"imnet_out.{i}", preds[i])
 
-        total = torch.stack(areas).sum(dim=0)
+        areas = (torch.abs(rel[:, :, 0] * rel[:, :, 1]) + 1e-9).view(n_s, b, n_q)
+        total = areas.sum(dim=0)
         if self.local_ensemble:  # weight each prediction by the diagonally opposite area
-            areas = [areas[3], areas[2], areas[1], areas[0]]
+            areas = areas.flip(0)
         out: Tensor | float = 0
         for pred, area in zip(preds, areas):
             out = out + pred * (area / total).unsqueeze(-1)
         assert isinstance(out, Tensor)
-        return out
+        return out + long_skip(feats["inp"], coord) if self.long_skip else out

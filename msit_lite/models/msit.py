@@ -26,7 +26,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from msit_lite.models.base import ImplicitSRModel, Trace, child, record, sample, with_defaults
+from msit_lite.models.mlp import MLP
+from msit_lite.models.base import ImplicitSRModel, Trace, child, long_skip, record, with_defaults
 from msit_lite.models.registry import make, register
 
 Spec = dict[str, Any] | str
@@ -89,15 +90,21 @@ class MSIT(ImplicitSRModel):
     def query(self, feats: dict[str, Tensor], coord: Tensor, cell: Tensor, trace: Trace | None = None) -> Tensor:
         h, w = feats["v"].shape[-2:]
         x = self.attention.attend(feats, coord, trace)
+        rel_cell = None
         if self.cell_decode:
             if cell.dim() == 2:  # one cell per image -> per query
                 cell = cell.unsqueeze(1).expand(-1, coord.shape[1], -1)
             rel_cell = cell * cell.new_tensor([float(h), float(w)])
-            x = torch.cat([x, rel_cell], dim=-1)
-        record(trace, "imnet_in", x)
-        out = self.decoder(x)
+        if trace is not None:
+            record(trace, "imnet_in", x if rel_cell is None else torch.cat([x, rel_cell], dim=-1))
+        if rel_cell is not None and isinstance(self.decoder, MLP):
+            out = self.decoder(x, rel_cell)  # [Z^A | cell] without building the concatenation
+        elif rel_cell is not None:
+            out = self.decoder(torch.cat([x, rel_cell], dim=-1))
+        else:
+            out = self.decoder(x)
         record(trace, "imnet_out", out)
-        skip = sample(feats["inp"], coord.unsqueeze(2), "bilinear", padding_mode="border")  # [b, 3, q, 1]
-        record(trace, "gs_skip", skip)
-        return out + skip[:, :, :, 0].permute(0, 2, 1)
+        skip = long_skip(feats["inp"], coord)  # [b, q, 3]
+        record(trace, "gs_skip", skip.permute(0, 2, 1).unsqueeze(-1))  # the official [b, 3, q, 1]
+        return out + skip
 

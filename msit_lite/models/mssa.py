@@ -37,7 +37,7 @@ from torch import Tensor, nn
 
 from msit_lite.coords import make_coord
 from msit_lite.errors import MsitError
-from msit_lite.models.base import Trace, child, record, sample
+from msit_lite.models.base import Trace, child, nearest_pixel, record, sample
 from msit_lite.models.msno import official_init
 from msit_lite.models.registry import make, register
 
@@ -106,10 +106,36 @@ class SinusoidalPositionalBias(nn.Module):
         self.register_buffer("a_vals", torch.ones(enc_dims // 2), persistent=False)
         self.proj = nn.Linear(enc_dims, heads)
 
-    def forward(self, rel: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, rel: Tensor, rel_x: Tensor | None = None) -> Any:
+        """``forward(rel)`` -> ``(enc, P(δ))`` for δ = ``rel`` ``[..., 2]``; ``forward(rel_y, rel_x)`` -> P(δ) on
+        the grid ``δ[..., a, b] = (rel_y[..., a], rel_x[..., b])``, ``[..., A, B, heads]`` (see :meth:`grid`)."""
+        if rel_x is not None:
+            return self.grid(rel, rel_x)
         arg = torch.matmul(rel, self.b_vals.t())  # [..., E/2]: rel_y·ω_i, then rel_x·ω_i
-        enc = torch.cat([self.a_vals * torch.sin(arg), self.a_vals * torch.cos(arg)], dim=-1)
+        # The official code multiplies both halves by ``a_vals`` (ones): x·1 is x to the bit, so
+        # that product (two full passes over the largest tensor of the step) is skipped.
+        enc = torch.cat([torch.sin(arg), torch.cos(arg)], dim=-1)
         return enc, self.proj(enc)
+
+    def grid(self, rel_y: Tensor, rel_x: Tensor) -> Tensor:
+        """P(δ) on the grid ``rel[..., a, b] = (rel_y[..., a], rel_x[..., b])``: ``[..., A, B, heads]``.
+
+        Each frequency row of ``b_vals`` reads one axis, so P(δ) splits into a y part and an x part,
+        ``W_y·enc(δ_y) + W_x·enc(δ_x) + b``: for a 7×7 window the sines and cosines are taken 7 + 7
+        times per query instead of 49 × 2 (the arguments ``δ·ω`` are the very same float32 numbers;
+        only the final sum is associated differently).
+        """
+        n = self.b_vals.shape[0] // 2
+        f_y, f_x = self.b_vals[:n, 0], self.b_vals[n:, 1]
+        arg_y, arg_x = rel_y.unsqueeze(-1) * f_y, rel_x.unsqueeze(-1) * f_x
+        enc_y = torch.cat([torch.sin(arg_y), torch.cos(arg_y)], dim=-1)  # features 0:n and 2n:3n of enc
+        enc_x = torch.cat([torch.sin(arg_x), torch.cos(arg_x)], dim=-1)  # features n:2n and 3n:4n
+        w = self.proj.weight
+        w_y = torch.cat([w[:, :n], w[:, 2 * n : 3 * n]], dim=1)
+        w_x = torch.cat([w[:, n : 2 * n], w[:, 3 * n :]], dim=1)
+        p_y = F.linear(enc_y, w_y, self.proj.bias)  # [..., A, heads]
+        p_x = F.linear(enc_x, w_x)  # [..., B, heads]
+        return p_y.unsqueeze(-2) + p_x.unsqueeze(-3)
 
 
 class WindowAttention(nn.Module):
@@ -135,15 +161,27 @@ class WindowAttention(nn.Module):
     def project(self, z: Tensor, trace: Trace | None = None) -> dict[str, Tensor]:
         raise NotImplementedError
 
-    def window_offsets(self, h: int, w: int, device: torch.device) -> Tensor:
-        """δ-grid [1, 1, P, 2]: float32 integers −r…r times the Python floats 2/h, 2/w (§5.2)."""
+    def window_axes(self, h: int, w: int, device: torch.device) -> tuple[Tensor, Tensor]:
+        """Window offsets per axis ``[2r+1]``: float32 integers −r…r times the Python floats 2/h, 2/w (§5.2)."""
         r = self.radius
         dh = torch.linspace(-r, r, 2 * r + 1, device=device) * (2 / h)
         dw = torch.linspace(-r, r, 2 * r + 1, device=device) * (2 / w)
+        return dh, dw
+
+    def window_offsets(self, h: int, w: int, device: torch.device) -> Tensor:
+        """δ-grid [1, 1, P, 2] of the window positions, row-major (the official ``meshgrid``)."""
+        dh, dw = self.window_axes(h, w, device)
         return torch.stack(torch.meshgrid(dh, dw, indexing="ij"), dim=-1).view(1, 1, -1, 2)
 
     def attend(self, feats: dict[str, Tensor], coord: Tensor, trace: Trace | None = None) -> Tensor:
-        """Attention latent codes Z^A ``[b, q, P·C]`` for queries ``coord`` ``[b, q, 2]``."""
+        """Attention latent codes Z^A ``[b, q, P·C]`` for queries ``coord`` ``[b, q, 2]`` inside [-1, 1].
+
+        The window values are *gathered* by integer index rather than sampled with 49 ``nearest``
+        ``grid_sample`` calls: the official code's nearest samples at ``centre + a·2/h`` land
+        exactly on LR pixel ``centre_index + a`` (zero outside the image), so a gather from the
+        zero-padded map returns the very same numbers -- and autograd's backward of a gather is a
+        cheap scatter-add, where ``grid_sample``'s backward zero-fills and walks the whole map.
+        """
         q_map, v_map = feats["q"], feats["v"]
         k_map = feats.get("k", q_map)
         b, n_q = coord.shape[:2]
@@ -152,37 +190,56 @@ class WindowAttention(nn.Module):
         c = coord.unsqueeze(2)  # [b, q, 1, 2]
 
         # Nearest LR pixel centre (an exact copy of one make_coord entry), §5.1.
-        lr_grid = make_coord((h, w), flatten=False).to(coord.device).permute(2, 0, 1)
-        lr_grid = lr_grid.unsqueeze(0).expand(b, 2, h, w)
-        centre = sample(lr_grid, c, "nearest")  # [b, 2, q, 1]
-        record(trace, "gs_coord_k", centre)
-        centres = centre.permute(0, 2, 3, 1) + self.window_offsets(h, w, coord.device)  # [b, q, P, 2]
+        row, col = nearest_pixel(coord, h, w)  # [b, q] each
+        centre_y = make_coord((h,)).to(coord.device)[row, 0]
+        centre_x = make_coord((w,)).to(coord.device)[col, 0]
+        record(trace, "gs_coord_k", torch.stack([centre_y, centre_x], dim=1).unsqueeze(-1))  # [b, 2, q, 1]
 
         gs_q = sample(q_map, c, "bilinear")  # [b, C, q, 1]
         record(trace, "gs_q", gs_q)
-        q = gs_q.permute(0, 2, 3, 1).reshape(b, n_q, 1, u, d).permute(0, 1, 3, 2, 4)  # [b, q, u, 1, d]
-        gs_k = sample(k_map, centres, "nearest")  # [b, C, q, P]
-        record(trace, "gs_k", gs_k)
-        k = gs_k.permute(0, 2, 3, 1).reshape(b, n_q, p, u, d).permute(0, 1, 3, 4, 2)  # [b, q, u, d, P]
-        gs_v = sample(v_map, centres, "nearest")  # [b, C, q, P]
-        record(trace, "gs_v", gs_v)
-        v = gs_v.permute(0, 2, 3, 1)  # [b, q, P, C]
+        q = gs_q[..., 0].permute(0, 2, 1).reshape(b, n_q, 1, u, d)  # [b, q, 1, u, d]
+        index = window_index(row, col, h, w, self.radius)  # [b, q, P]
+        k = gather_windows(k_map, index, self.radius)  # [b, q, P, C]
+        v = k if v_map is k_map else gather_windows(v_map, index, self.radius)
+        record(trace, "gs_k", k.permute(0, 3, 1, 2))
+        record(trace, "gs_v", v.permute(0, 3, 1, 2))
 
-        # δ in half-LR-pixel units: subtract, then scale each axis (this order, §5.4).
-        rel = c - centres
-        rel = rel * rel.new_tensor([float(h), float(w)])
-        record(trace, "rel_coord", rel)
+        # δ in half-LR-pixel units: subtract, then scale each axis (this order, §5.4). The window
+        # centres are k_n = centre + (dh_a, dw_b), so δ_y depends on the row a only, δ_x on b only.
+        dh, dw = self.window_axes(h, w, coord.device)
+        rel_y = (coord[..., :1] - (centre_y.unsqueeze(-1) + dh)) * float(h)  # [b, q, 2r+1]
+        rel_x = (coord[..., 1:] - (centre_x.unsqueeze(-1) + dw)) * float(w)
+        pb = self.pos_bias(rel_y, rel_x).reshape(b, n_q, p, u)  # P(δ_n), n = a·(2r+1) + b
+        if trace is not None:
+            rel = torch.stack(torch.broadcast_tensors(rel_y.unsqueeze(-1), rel_x.unsqueeze(-2)), dim=-1).view(b, n_q, p, 2)
+            record(trace, "rel_coord", rel)
+            record(trace, "pos_enc", self.pos_bias(rel)[0])
+            record(trace, "pos_bias", pb)
 
-        logits = torch.matmul(q, k).reshape(b, n_q, u, p).permute(0, 1, 3, 2) / math.sqrt(d)  # [b, q, P, u]
-        enc, pb = self.pos_bias(rel)
-        record(trace, "pos_enc", enc)
-        record(trace, "pos_bias", pb)
+        logits = (q * k.view(b, n_q, p, u, d)).sum(-1) / math.sqrt(d)  # [b, q, P, u]
         attn = F.softmax(logits + pb, dim=-2)
         record(trace, "attn_softmax", attn)
 
         # Scale each window position's V by its head's probability and concatenate (§5.6).
-        v = v.reshape(b, n_q, p, u, d) * attn.reshape(b, n_q, p, u, 1)
+        v = v.view(b, n_q, p, u, d) * attn.unsqueeze(-1)
         return v.reshape(b, n_q, p * self.dim)
+
+def window_index(row: Tensor, col: Tensor, h: int, w: int, radius: int) -> Tensor:
+    """Flat indices ``[b, q, P]`` of the (2r+1)² window around (row, col) in the r-padded, flattened maps
+    of the whole batch (row-major window order, as :meth:`WindowAttention.window_offsets`)."""
+    b = row.shape[0]
+    hp, wp = h + 2 * radius, w + 2 * radius
+    span = torch.arange(0, 2 * radius + 1, device=row.device)
+    offsets = (span.view(-1, 1) * wp + span.view(1, -1)).view(1, 1, -1)  # [1, 1, P]
+    base = torch.arange(b, device=row.device).view(b, 1, 1) * (hp * wp)
+    return base + (row * wp + col).unsqueeze(-1) + offsets
+
+
+def gather_windows(fmap: Tensor, index: Tensor, radius: int) -> Tensor:
+    """Values of ``fmap`` ``[b, C, h, w]`` at ``index`` (:func:`window_index`): ``[b, q, P, C]``, zeros
+    outside the image (the zero padding of the official ``grid_sample``)."""
+    rows = F.pad(fmap.permute(0, 2, 3, 1), (0, 0, radius, radius, radius, radius))  # [b, h', w', C]
+    return rows.reshape(-1, rows.shape[-1])[index]
 
 
 @register("attention", "mssa")

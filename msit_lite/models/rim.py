@@ -95,11 +95,11 @@ class RIMConv2d(nn.Module):
 
     def remap(self) -> Tensor:
         """The learned correction ``W' - W``: ``DWConv3x3(W) ⊙ Linear(W)`` reshaped like ``W``."""
-        w = self.weight.view(1, self.num_kernels, self.kernel_size, self.kernel_size)
+        w = self.weight.reshape(1, self.num_kernels, self.kernel_size, self.kernel_size)
         delta = self.convmap(w)
         if self.linear is not None:
             delta = delta * self.linear(w)
-        return delta.view(self.kernel_shape)
+        return delta.reshape(self.kernel_shape)
 
     def effective_weight(self) -> Tensor:
         """``W' = W + remap`` (Eq. 11) -- what the convolution actually uses."""

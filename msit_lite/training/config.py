@@ -30,6 +30,7 @@ Schema (every key optional)::
       scheduler: {name: cosine, epochs: 1000, min_lr: 0.0}   # or steps; multistep: milestones, gamma
       grad_clip: null          # max gradient norm
       amp: auto                # auto (bf16 on CUDA) | bf16 | off
+      channels_last: auto      # auto (on for the CPU: faster convolutions) | true | false
       num_workers: auto        # auto: 0 on CPU, min(8, cpus) on CUDA
       log_every: 50            # steps between CSV/TensorBoard rows
       val_every: 1000          # steps between validations (0 = only at the end)
@@ -104,6 +105,7 @@ class TrainConfig:
     scheduler: SchedulerConfig = field(default_factory=lambda: SchedulerConfig(epochs=1000))
     grad_clip: float | None = None
     amp: Literal["auto", "bf16", "off"] = "auto"
+    channels_last: bool | Literal["auto"] = "auto"
     num_workers: int | Literal["auto"] = "auto"
     log_every: int = 50
     val_every: int = 1000

@@ -45,6 +45,7 @@ from msit_lite.paths import data_root as default_data_root
 from msit_lite.training.config import DataConfig, TrainConfig, parse_data_config, parse_train_config, to_dict
 from msit_lite.training.cumulative import init_weights
 from msit_lite.training.schedule import Schedule, make_schedule
+from msit_lite.training.step import prepare_for_training
 from msit_lite.training.state import load_state, rng_state, save_state, set_rng_state
 from msit_lite.utils import atomic_path, pick_device
 
@@ -323,9 +324,9 @@ def _train(config: dict[str, Any], cfg: TrainConfig, dcfg: DataConfig, out: Path
         set_rng_state(state["rng"])
         step, elapsed = int(state["step"]), float(state["elapsed"])
         _check_resumable(state.get("config"), config, out)
-    net: nn.Module = model
+    net: nn.Module = prepare_for_training(model, cfg, dev)
     if ddp.world > 1:
-        net = nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
+        net = nn.parallel.DistributedDataParallel(net, device_ids=[dev.index] if dev.type == "cuda" else None)
 
     cuda = dev.type == "cuda"
     workers = (min(8, os.cpu_count() or 1) if cuda else 0) if cfg.num_workers == "auto" else int(cfg.num_workers)
