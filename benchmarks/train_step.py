@@ -4,7 +4,9 @@ The *baseline* is the package as it was before the training-step work (a git rev
 :data:`BASELINE`), exported with ``git archive`` into a temporary folder; the *current* code is
 this checkout. Every measurement runs in a fresh subprocess whose ``sys.path`` starts with the
 version under test, so both see the same Python, torch, thread count, data and weights, and the
-peak resident set size (``VmHWM``) belongs to that one job.
+peak resident set size (``VmHWM``) belongs to that one job. Step times are CPU seconds by default
+(``--clock``): with one thread that is the step's cost, and unlike wall clock it hardly moves when
+other jobs share the machine; the JSON keeps both.
 
 What one step is: the batch of the real training sampler (step 0 of the config's seed, images
 from ``$MSIT_DATA``), forward, L1 loss, backward, Adam -- exactly what ``msit-lite train`` does
@@ -129,13 +131,14 @@ def child(root: str, case: str, steps: int, warmup: int, threads: int, grads_out
     torch.save(step(first, keep_grads=True), grads_out)
     if shuffle:
         return {"s_per_step": [], "peak_rss_mib": _peak_rss_mib(), "torch": torch.__version__}
-    times = []
+    times, cpu = [], []
     for i in range(warmup + steps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         step(next_batch())
         if i >= warmup:
             times.append(time.perf_counter() - t0)
-    return {"s_per_step": times, "peak_rss_mib": _peak_rss_mib(), "torch": torch.__version__}
+            cpu.append(time.process_time() - c0)
+    return {"s_per_step": times, "cpu_s_per_step": cpu, "peak_rss_mib": _peak_rss_mib(), "torch": torch.__version__}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -190,6 +193,8 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=2, help="alternating baseline/current processes per case")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--clock", choices=["cpu_s_per_step", "s_per_step"], default="cpu_s_per_step",
+                    help="CPU seconds (default: steadier on a shared machine; = wall clock on one quiet thread) or wall clock")
     ap.add_argument("--baseline", default=BASELINE, help="git revision of the 'before' code (default %(default)s)")
     ap.add_argument("--data-root", default=os.environ.get("MSIT_DATA", str(REPO.parent / "shared" / "data")))
     ap.add_argument("--json", type=Path, default=None, help=f"write the figures here (e.g. {DEFAULT_JSON.relative_to(REPO)})")
@@ -206,12 +211,13 @@ def main() -> None:
         for case in args.cases:
             # Rounds alternate baseline, current, baseline, ... so that a slow patch of a shared
             # machine hits both versions alike; every round is a fresh process (same first batch).
-            res: dict[str, dict[str, Any]] = {"baseline": {"s_per_step": [], "peak_rss_mib": 0.0},
-                                              "current": {"s_per_step": [], "peak_rss_mib": 0.0}}
+            res: dict[str, dict[str, Any]] = {n: {"s_per_step": [], "cpu_s_per_step": [], "peak_rss_mib": 0.0}
+                                              for n in ("baseline", "current")}
             for _ in range(args.rounds):
                 for name, root in (("baseline", base_root), ("current", REPO)):
                     got = run_child(root, case, args, Path(tmp) / f"{case}-{name}.pt")
                     res[name]["s_per_step"] += got["s_per_step"]
+                    res[name]["cpu_s_per_step"] += got["cpu_s_per_step"]
                     res[name]["peak_rss_mib"] = max(res[name]["peak_rss_mib"], got["peak_rss_mib"])
             grads = compare_grads(Path(tmp) / f"{case}-current.pt", Path(tmp) / f"{case}-baseline.pt")
             # The rounding noise floor of float32: the baseline on the same batch with its queries in
@@ -219,13 +225,16 @@ def main() -> None:
             run_child(base_root, case, args, Path(tmp) / f"{case}-shuffled.pt", shuffle=True)
             floor = compare_grads(Path(tmp) / f"{case}-shuffled.pt", Path(tmp) / f"{case}-baseline.pt")
             grads["noise_floor"] = {k: floor[k] for k in ("max_rel_per_tensor", "worst_tensor", "rel_whole_model")}
-            med = {k: statistics.median(v["s_per_step"]) for k, v in res.items()}
-            row = {"case": case, "baseline_s_per_step": med["baseline"], "current_s_per_step": med["current"],
+            med = {k: statistics.median(v[args.clock]) for k, v in res.items()}
+            row = {"case": case, "clock": args.clock, "baseline_s_per_step": med["baseline"],
+                   "current_s_per_step": med["current"],
                    "baseline_steps_per_s": 1 / med["baseline"], "current_steps_per_s": 1 / med["current"],
                    "speedup": med["baseline"] / med["current"],
+                   "wall_speedup": statistics.median(res["baseline"]["s_per_step"]) / statistics.median(res["current"]["s_per_step"]),
+                   "cpu_speedup": statistics.median(res["baseline"]["cpu_s_per_step"]) / statistics.median(res["current"]["cpu_s_per_step"]),
                    "baseline_peak_rss_mib": res["baseline"]["peak_rss_mib"],
                    "current_peak_rss_mib": res["current"]["peak_rss_mib"], **grads,
-                   "raw": {k: v["s_per_step"] for k, v in res.items()}}
+                   "raw": res}
             rows.append(row)
             print(f"{case:10s} baseline {med['baseline']:.3f} s/step ({1 / med['baseline']:.2f}/s, "
                   f"{row['baseline_peak_rss_mib']:.0f} MiB)  current {med['current']:.3f} s/step "
