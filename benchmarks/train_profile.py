@@ -143,10 +143,39 @@ def profile(case: str, steps: int, data_root: str) -> tuple[dict[str, list[float
             if part + ">" in first:
                 bwd[part] += last.get(part + "<", t2) - first[part + ">"]
     n = len(totals["step"])
-    return totals, {**{f"fwd {k}": v / n for k, v in fwd.items()}, **{f"bwd {k}": v / n for k, v in bwd.items()}}
+    parts = {**{f"fwd {k}": v / n for k, v in fwd.items()}, **{f"bwd {k}": v / n for k, v in bwd.items()}}
+    # FLOPs of one forward (matrix products and convolutions), per module, for the arithmetic floor.
+    from torch.utils.flop_counter import FlopCounterMode
+
+    batch = batches[-1]
+    with FlopCounterMode(display=False, depth=4) as counter:
+        net(norm(batch["inp"]), batch["coord"], batch["cell"])
+    per = {k: sum(v.values()) for k, v in counter.get_flop_counts().items()}
+    parts["flops forward"] = float(counter.get_total_flops())
+    for part in ("encoder", "decoder"):  # the shallowest module path ending in .encoder / .decoder
+        keys = sorted((k for k in per if k.endswith(f".{part}")), key=lambda k: k.count("."))
+        parts[f"flops {part}"] = float(per[keys[0]]) if keys else 0.0
+    return totals, parts
 
 
-def table(case: str, totals: dict[str, list[float]], parts: dict[str, float], kind: str) -> str:
+def gemm_peak() -> float:
+    """FLOP/s of a 2048² float32 matrix product on one thread (best of 3): the machine's ceiling."""
+    import torch
+
+    torch.set_num_threads(1)
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    a @ b
+    best = min(_timed(lambda: a @ b) for _ in range(3))
+    return 2 * 2048**3 / best
+
+
+def _timed(fn: Callable[[], Any]) -> float:
+    t0 = time.process_time()
+    fn()
+    return time.process_time() - t0
+
+
+def table(case: str, totals: dict[str, list[float]], parts: dict[str, float], kind: str, peak: float) -> str:
     import statistics
 
     step = statistics.median(totals["step"])
@@ -163,6 +192,18 @@ def table(case: str, totals: dict[str, list[float]], parts: dict[str, float], ki
         top = ["encoder", "query side"]  # "query side" includes its decoder calls
     rest = step - sum(parts.get(f"fwd {p}", 0) + parts.get(f"bwd {p}", 0) for p in top)
     lines.append(f"| rest (loss, long skip, data layout, Adam) | | | {rest / step:.0%} |")
+    # The arithmetic floor: forward FLOPs ×3 (backward: gradients of inputs and weights) at the GEMM peak.
+    flops3 = 3 * parts["flops forward"]
+    lines += ["", f"Matrix products and convolutions: {parts['flops forward'] / 1e9:.2f} GFLOP forward, ≈ {flops3 / 1e9:.2f} "
+              f"GFLOP per step with the backward pass; at this machine's one-thread GEMM peak ({peak / 1e9:.0f} GFLOP/s) "
+              f"that alone takes {flops3 / peak * 1e3:.0f} ms -- the floor of this step, {step / (flops3 / peak):.2f}× below "
+              "the measured time."]
+    for part in ("encoder", "decoder"):
+        f3 = 3 * parts.get(f"flops {part}", 0.0)
+        t = parts.get(f"fwd {part}", 0.0) + parts.get(f"bwd {part}", 0.0)
+        if f3 and t:
+            lines.append(f"- {part}: {f3 / 1e9:.2f} GFLOP in {t * 1e3:.0f} ms = {f3 / t / 1e9:.0f} GFLOP/s "
+                         f"({f3 / t / peak:.0%} of the peak)")
     return "\n".join(lines)
 
 
@@ -188,9 +229,10 @@ def main() -> None:
     import msit_lite
 
     print(f"msit_lite from {Path(msit_lite.__file__).parent}")
+    peak = gemm_peak()
     for case in args.cases:
         totals, parts = profile(case, args.steps, args.data_root)
-        print(table(case, totals, parts, "liif" if "liif" in case else "msit"), "\n", flush=True)
+        print(table(case, totals, parts, "liif" if "liif" in case else "msit", peak), "\n", flush=True)
 
 
 if __name__ == "__main__":
