@@ -173,7 +173,7 @@ def test_liif_long_skip_adds_msit_skip_and_the_fast_path_follows() -> None:
 
 def test_channels_last_training_step_matches_the_plain_step() -> None:
     from msit_lite.training.config import parse_train_config
-    from msit_lite.training.step import ChannelsLast, prepare_for_training
+    from msit_lite.training.step import ChannelsLast, largest_kernel, prepare_for_training
 
     torch.manual_seed(0)
     spec = dict(encoder=ENC, dim=16, heads=4, radius=2, conv="rim", msno={"name": "msno", "args": {"branches": 2}},
@@ -183,6 +183,9 @@ def test_channels_last_training_step_matches_the_plain_step() -> None:
     net = prepare_for_training(other, parse_train_config({}), torch.device("cpu"))
     assert isinstance(net, ChannelsLast)
     assert prepare_for_training(other, parse_train_config({"channels_last": False}), torch.device("cpu")) is other
+    big = MSIT(**{**spec, "msno": {"name": "msno", "args": {"branches": 8}}})  # a 17x17 branch: NHWC would be slow
+    assert largest_kernel(big) == 17
+    assert prepare_for_training(big, parse_train_config({}), torch.device("cpu")) is big
     lr, coord, cell = torch.rand(2, 3, 10, 10), torch.rand(2, 20, 2) * 2 - 1, torch.full((2, 2), 0.1)
     plain(lr, coord, cell).abs().mean().backward()
     net(lr, coord, cell).abs().mean().backward()

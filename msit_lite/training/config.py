@@ -30,7 +30,7 @@ Schema (every key optional)::
       scheduler: {name: cosine, epochs: 1000, min_lr: 0.0}   # or steps; multistep: milestones, gamma
       grad_clip: null          # max gradient norm
       amp: auto                # auto (bf16 on CUDA) | bf16 | off
-      channels_last: auto      # auto (on for the CPU: faster convolutions) | true | false
+      channels_last: auto      # auto (CPU and no kernel > 9x9: faster convolutions) | true | false
       num_workers: auto        # auto: 0 on CPU, min(8, cpus) on CUDA
       log_every: 50            # steps between CSV/TensorBoard rows
       val_every: 1000          # steps between validations (0 = only at the end)
