@@ -374,9 +374,10 @@ def _train(config: dict[str, Any], cfg: TrainConfig, dcfg: DataConfig, out: Path
         out.mkdir(parents=True, exist_ok=True)
 
     def checkpoint() -> None:
+        # The state first: a kill between the two writes then leaves a resumable run (the state
+        # holds the weights too), never weights without a state -- which --resume refuses.
         if not ddp.main:
             return
-        save_checkpoint(out, model, config)
         save_state(out, {
             "step": step, "epoch": step / steps_per_epoch, "elapsed": elapsed,
             "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
@@ -385,6 +386,7 @@ def _train(config: dict[str, Any], cfg: TrainConfig, dcfg: DataConfig, out: Path
             "sampler": {"seed": cfg.seed, "step": step, "epoch": step // steps_per_epoch,
                         "batch_in_epoch": step % steps_per_epoch, "world_size": ddp.world},
         })
+        save_checkpoint(out, model, config)
 
     bar = tqdm(total=end, initial=step, disable=not (progress and ddp.main), unit="step", dynamic_ncols=True)
     window: list[float] = []
