@@ -14,7 +14,6 @@ import shutil
 import struct
 import zlib
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
