@@ -69,9 +69,18 @@ def validate_config(config: Any, source: str = "config") -> dict[str, Any]:
     return config
 
 
-def build_model(config: dict[str, Any]) -> nn.Module:
-    """Build the model of a (validated) config from the registry."""
+def build_model(config: dict[str, Any], source: str | None = None) -> nn.Module:
+    """Build the model of a (validated) config from the registry.
+
+    ``source`` (the config's file) prefixes every error, so that a bad argument names the file
+    as well as the key (``configs/x.yaml: model 'msit': argument 'dim' must be >= 1, got 0``).
+    """
     from msit_lite.models import make
 
-    validate_config(config)
-    return make(config["model"], "model")
+    validate_config(config, source or "config")
+    try:
+        return make(config["model"], "model")
+    except MsitError as e:
+        if source is None:
+            raise
+        raise MsitError(f"{source}: {e}") from e

@@ -66,6 +66,7 @@ from msit_lite.data.folders import ImagePair, benchmark_pairs, canonical_set
 from msit_lite.data.io import is_single_channel, read_image, save_image
 from msit_lite.data.resize import imresize, resize_pil
 from msit_lite.errors import MsitError
+from msit_lite.inference import MAX_SCALE
 from msit_lite.metrics import calc_psnr, shave_for, ssim
 from msit_lite.utils import atomic_path
 
@@ -137,6 +138,8 @@ def parse_scale(scale: str | float) -> tuple[str, float]:
         raise MsitError(f"scale {scale!r} is not a number; give e.g. 2, 3, 4 or 2.5") from None
     if not math.isfinite(value) or value < 1:
         raise MsitError(f"scale {scale!r} must be a number >= 1 (the upsampling factor)")
+    if value > MAX_SCALE:
+        raise MsitError(f"scale {scale!r} is above the supported maximum x{MAX_SCALE:g} (the paper's tables go to x30)")
     return key, value
 
 
@@ -200,7 +203,13 @@ def _sr_to_chw(sr: SrOutput, hr_size: tuple[int, int], who: str) -> np.ndarray:
             f"upscaler {who} returned shape {tuple(sr.shape)} for a {hr_size[0]}x{hr_size[1]} "
             "target; expected [3, H, W] (tensor) or HxWx3 (uint8)"
         )
+    if not np.isfinite(arr).all():
+        raise MsitError(f"upscaler {who} returned NaN or infinite values; check the checkpoint (a diverged run?)")
     return arr
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
 
 
 @dataclass
@@ -235,17 +244,22 @@ class EvalResults:
         return out
 
     def to_json(self) -> dict:
-        """Exactly ``{"results": {DATASET: {SCALE: {"psnr": float, "ssim": float}}}}``."""
+        """Exactly ``{"results": {DATASET: {SCALE: {"psnr": float, "ssim": float}}}}``.
+
+        A value that is not finite -- the PSNR of a prediction identical to its target, e.g.
+        bicubic at x1 -- is ``null``: JSON has no ``Infinity``, and strict parsers reject it.
+        """
         return {
             "results": {
-                d: {s: {"psnr": v["psnr"], "ssim": v["ssim"]} for s, v in by_scale.items()}
+                d: {s: {"psnr": _finite_or_none(v["psnr"]), "ssim": _finite_or_none(v["ssim"])}
+                    for s, v in by_scale.items()}
                 for d, by_scale in self.summary().items()
             }
         }
 
     def write_json(self, path: str | Path) -> Path:
         with atomic_path(path) as tmp:
-            tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n")
+            tmp.write_text(json.dumps(self.to_json(), indent=2, allow_nan=False) + "\n")
         return Path(path)
 
     def write_csv(self, path: str | Path) -> Path:

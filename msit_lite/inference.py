@@ -85,7 +85,7 @@ import torch
 from torch import Tensor, nn
 
 from msit_lite.coords import make_cell, make_coord, output_size
-from msit_lite.errors import MsitError
+from msit_lite.errors import MsitError, describe
 
 #: Working-memory budget of :func:`upscale` / :func:`predict` when none is given (MiB).
 DEFAULT_MEMORY_BUDGET_MB = 1024
@@ -196,8 +196,10 @@ def resolve_output_size(
 
     ``scale`` is a float or a ``(s_h, s_w)`` pair; the output is ``round(h·s_h) × round(w·s_w)``
     (:func:`~msit_lite.coords.output_size`, as the official test code). Each axis must be
-    enlarged by a factor in [1, 32], and at least one axis by more than 1; ``size = (H, W)``
-    obeys the same rule through ``H/h`` and ``W/w``. Anything else raises :class:`MsitError`.
+    enlarged by a factor in [1, 32], and the output must be larger than the input: no axis
+    smaller and at least one larger (a factor just above 1 that rounds back to the input size
+    is refused); ``size = (H, W)`` obeys the same rule through ``H/h`` and ``W/w``. Anything
+    else raises :class:`MsitError`.
     """
     h, w = lr_size
     if (scale is None) == (size is None):
@@ -218,6 +220,9 @@ def resolve_output_size(
         raise MsitError(f"{what} does not enlarge the {h}x{w} (HxW) input; use a scale > 1 (up to {MAX_SCALE:g})")
     if max(sh, sw) > MAX_SCALE:
         raise MsitError(f"{what} is larger than the supported maximum x{MAX_SCALE:g}; upscale in two steps")
+    if out[0] < h or out[1] < w or tuple(out) == (h, w):
+        raise MsitError(f"{what} of the {h}x{w} (HxW) input gives {out[0]}x{out[1]}, not larger than the input; "
+                        "use a larger scale")
     if out[0] * out[1] > max_output_pixels:
         raise MsitError(
             f"{what} of the {h}x{w} (HxW) input gives {out[0]}x{out[1]} = {out[0] * out[1] / 1e6:.1f} megapixels, "
@@ -599,7 +604,8 @@ def upscale(
 
     ``image``: an ``h×w×3`` uint8 array, or a float tensor ``[3, h, w]`` in [0, 1]. Returns an
     ``H×W×3`` uint8 array (always a NumPy array, whatever the input type): the prediction
-    de-normalised (``·0.5 + 0.5``), clamped to [0, 1] and rounded to 8 bits. ``device`` defaults
+    de-normalised (``·0.5 + 0.5``), clamped to [0, 1] and rounded to 8 bits (a NaN or infinite
+    prediction raises :class:`MsitError` instead of turning into black pixels). ``device`` defaults
     to the model's device. Working memory is bounded by ``memory_budget_mb`` (module docstring);
     the LR feature maps and the output image come on top. Bad scales/sizes/images raise
     :class:`MsitError` before any work is done. ``fast`` as in :func:`predict`.
@@ -616,6 +622,9 @@ def upscale(
         with torch.inference_mode():
             feats = encode(net, lr, memory_budget_mb=memory_budget_mb, tile=tile)
             for start, end, rgb in _iter_predictions(net, feats, hr_size, 1, memory_budget_mb, chunk, progress):
+                if not bool(torch.isfinite(rgb).all()):
+                    raise MsitError("the model produced NaN or infinite values; the image would be wrong (black), "
+                                    "so nothing is written -- check the checkpoint (a diverged run?) and the input")
                 out[start:end] = _to_uint8(rgb[0])
     finally:
         net.train(was_training)
@@ -646,8 +655,7 @@ def load_model(checkpoint_dir: str | Path, device: str | torch.device = "cpu", *
     except MsitError:
         raise
     except (RuntimeError, KeyError, ValueError, OSError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise MsitError(f"checkpoint {path} does not match its config ({first[:200]}); "
+        raise MsitError(f"checkpoint {path} does not match its config ({describe(e)}); "
                         "re-create it with msit-lite train/convert") from e
     return prepare_model(model, device, fast=fast).eval()
 

@@ -257,6 +257,33 @@ def test_corrupt_archive(tmp_path, server, catalogue, data):
     assert not list((tmp_path / ".downloads").iterdir())
 
 
+def test_a_failed_first_extraction_records_no_checksum(tmp_path, server, catalogue):
+    """Trust on first use records a SHA-256 only after the archive extracted: a corrupt first
+    download must not become the reference that the next (good) one is rejected against."""
+    catalogue("benchmark", "all", Archive("benchmark.tar", "http://unused.invalid/", "benchmark"))
+    server.files["benchmark.tar"] = b"not an archive at all" * 10
+    with pytest.raises(MsitError, match="neither a zip nor a tar"):
+        dl.download("benchmark", tmp_path, mirror=server.url, progress=False, log=quiet)
+    assert "benchmark.tar" not in dl.load_checksums(tmp_path)
+    server.files["benchmark.tar"] = make_tar(BENCH)
+    assert dl.download("benchmark", tmp_path, mirror=server.url, progress=False, log=quiet) == [tmp_path / "benchmark"]
+    assert dl.load_checksums(tmp_path)["benchmark.tar"]["sha256"] == sha(server.files["benchmark.tar"])
+
+
+@pytest.mark.parametrize("maker", [make_tar, make_zip])
+@pytest.mark.parametrize("member", ["checksums.json", "./checksums.json", "CHECKSUMS.JSON", ".downloads/benchmark.tar"])
+def test_members_landing_on_the_roots_bookkeeping_are_refused(tmp_path, maker, member):
+    root = tmp_path / "data"
+    root.mkdir()
+    (root / "checksums.json").write_text('{"DIV2K_valid_HR.zip": {"sha256": "ab"}}\n')
+    arc = tmp_path / ("x.tar" if maker is make_tar else "x.zip")
+    arc.write_bytes(maker({"benchmark/Set5/HR/a.png": b"1", member: b'{"forged": {}}'}))
+    with pytest.raises(MsitError, match="refusing member .*it would replace the data root's own"):
+        dl.extract(arc, root)
+    assert json.loads((root / "checksums.json").read_text()) == {"DIV2K_valid_HR.zip": {"sha256": "ab"}}
+    assert not (root / "benchmark").exists() and not (root / ".downloads").exists()
+
+
 def test_corrupt_zip_member_crc(tmp_path):
     data = bytearray(make_zip({"DIV2K_valid_HR/0801.png": b"A" * 4000}))
     i = data.index(b"A" * 100)  # stored uncompressed: flip a payload byte -> CRC error

@@ -112,3 +112,42 @@ def test_shipped_configs_load():
     for path in configs:
         cfg = load_config(path)
         assert cfg["model"]["name"] in ("msit", "liif")
+
+
+@pytest.mark.parametrize("where, value, message", [
+    (("dim",), 0, "model 'msit': argument 'dim' must be >= 1, got 0"),
+    (("radius",), -1, "model 'msit': argument 'radius' must be >= 0, got -1"),
+    (("heads",), True, "argument 'heads' must be an integer, got True"),  # YAML `yes` is not 1
+    (("dim",), 16.0, "argument 'dim' must be an integer, got 16.0"),
+    (("cell_decode",), "yes", "argument 'cell_decode' must be true or false, got 'yes'"),
+    (("decoder", "args", "hidden_list"), [16, 0], "decoder 'mlp': argument 'hidden_list' [1] must be >= 1, got 0"),
+    (("decoder", "args", "hidden_list"), 16, "argument 'hidden_list' must be a list, got 16"),
+    (("decoder", "args", "act"), 3, "decoder 'mlp': argument 'act' must be a string or null, got 3"),
+    (("attention", "args", "posenc_scale"), float("nan"), "argument 'posenc_scale' must be a finite number, got nan"),
+    (("msno", "args", "branches"), 0, "msno 'msno': argument 'branches' must be >= 1, got 0"),
+    (("msno", "args"), [2], "'msno': 'args' must be a mapping, got [2]"),
+    (("encoder", "args", "n_feats"), "8", "encoder 'edsr-baseline': argument 'n_feats' must be an integer, got '8'"),
+])
+def test_model_args_are_type_and_range_checked_naming_the_key(tmp_path, where, value, message):
+    import copy
+
+    import yaml
+
+    spec = {"name": "msit", "args": copy.deepcopy(TINY)}
+    node = spec["args"]
+    for key in where[:-1]:
+        node = node[key]
+    node[where[-1]] = value
+    path = tmp_path / "m.yaml"
+    path.write_text(yaml.safe_dump({"model": spec}))
+    with pytest.raises(MsitError) as e:
+        build_model(load_config(path), str(path))
+    assert str(e.value).startswith(f"{path}: ") and message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_unknown_and_missing_arguments_are_named():
+    with pytest.raises(MsitError, match=r"decoder 'mlp': unknown argument 'hiden_list' \(allowed: in_dim, out_dim, hidden_list, act\)"):
+        make({"name": "mlp", "args": {"hiden_list": [4]}}, "decoder", in_dim=4)
+    with pytest.raises(MsitError, match="decoder 'mlp': missing argument 'in_dim'"):
+        make({"name": "mlp"}, "decoder")
+    assert make({"name": "mlp", "args": {"hidden_list": [4], "act": None}}, "decoder", in_dim=4) is not None

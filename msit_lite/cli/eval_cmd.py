@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +46,9 @@ LR sources (--lr-source, ignored by --protocol official):
 
 data layouts under --data-root: <Set>/X<k>/{HR,LR}, EDSR <Set>/{HR,LR_bicubic/X<k>},
 DIV2K DIV2K_valid_HR + DIV2K_valid_LR_bicubic/X<k>. Scales without stored LR use the HR
-(X2's HR in the X<k> layout) and make the LR on the fly. Scales up to x30 run with bounded
-memory (--memory-budget: query chunks and tiled encoding).
+(X2's HR in the X<k> layout) and make the LR on the fly. Scales up to x32 run with bounded
+memory (--memory-budget: query chunks and tiled encoding). A PSNR that is infinite (a prediction
+identical to its target, e.g. bicubic at x1) is written as null in --json.
 """
 
 MODELS = ("bicubic",)
@@ -77,7 +79,8 @@ def add_parser(subparsers: argparse._SubParsersAction, help_text: str) -> argpar
     data.add_argument("--datasets", nargs="+", default=["Set5", "Set14", "B100"], metavar="SET",
                       help="Set5, Set14, B100, Urban100, DIV2K (default: Set5 Set14 B100)")
     data.add_argument("--scales", nargs="+", default=["2", "3", "4"], metavar="S",
-                      help="upsampling factors, integer or not, up to 30 (default: 2 3 4)")
+                      help="upsampling factors, integer or not, from 1 to 32 (the paper's tables go to 30; "
+                           "default: 2 3 4)")
     data.add_argument("--protocol", choices=("auto", "benchmark", "div2k", "official"), default="auto",
                       help="scoring / LR preset (default: auto; see below)")
     data.add_argument("--lr-source", choices=("files", "matlab", "pil"), default="files",
@@ -154,7 +157,7 @@ def _load(args: argparse.Namespace) -> tuple[Any, str, str, str | None, dict[str
         from msit_lite.official import load_official
 
         config = load_config(args.config)
-        model = load_official(args.official_checkpoint, build_model(config))
+        model = load_official(args.official_checkpoint, build_model(config, str(args.config)))
         upscaler = model_upscaler(model, device=device, memory_budget_mb=args.memory_budget, fast=fast)
         kind, enc = _describe(config)
         return upscaler, args.official_checkpoint.stem, kind, enc, config
@@ -173,8 +176,12 @@ def _load(args: argparse.Namespace) -> tuple[Any, str, str, str | None, dict[str
 
 
 def run(args: argparse.Namespace) -> int:
-    from msit_lite.evaluate import PUBLISHED_BICUBIC, compare_paper, evaluate
+    from msit_lite.evaluate import PUBLISHED_BICUBIC, compare_paper, evaluate, parse_scale
 
+    if args.memory_budget is not None and not (math.isfinite(args.memory_budget) and args.memory_budget > 0):
+        raise MsitError(f"--memory-budget {args.memory_budget:g} must be a positive, finite number of MiB")
+    for s in args.scales:
+        parse_scale(s)  # a bad scale is an error before any model is loaded
     root = args.data_root if args.data_root is not None else _default_root()
     upscaler, name, kind, encoder, config = _load(args)
     results = evaluate(

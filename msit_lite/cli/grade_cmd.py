@@ -6,6 +6,10 @@
     msit-lite grade --list                      # the assignments
     msit-lite grade --student-copy handout/     # the hand-out without solutions, then self-checked
 
+Every submission is graded in a fresh process of its own with a time limit per check (default
+120 s, --time-limit): one submission cannot stop the run or change another's result. A folder of
+submissions always ends with its table (and CSV).
+
 Exit codes: 0 when every check passes (or the hand-out is clean), 1 when some check fails (or
 the hand-out check finds a problem), 2 for a usage error (unknown id, missing folder).
 """
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
 from pathlib import Path
 
 from msit_lite.errors import MsitError
@@ -30,6 +35,9 @@ def add_parser(subparsers: argparse._SubParsersAction, help_text: str) -> argpar
                    help="grade every sub-folder of DIR (one per student) and print a table")
     p.add_argument("--csv", type=Path, default=None, metavar="OUT", help="with --submissions: also write the table as CSV")
     p.add_argument("--verbose", action="store_true", help="with --submissions: print every student's report too")
+    p.add_argument("--time-limit", type=float, default=None, metavar="S",
+                   help="seconds for the import and for each check of one submission (default 120); "
+                        "the grading process is killed after that")
     p.add_argument("--list", action="store_true", help="list the assignments")
     p.add_argument("--student-copy", type=Path, default=None, metavar="OUT",
                    help="write the student hand-out (no solutions) to the new folder OUT and check it")
@@ -49,22 +57,25 @@ def run(args: argparse.Namespace) -> int:
     if not args.assignment:
         raise MsitError("give an assignment id (e.g. 'msit-lite grade A1'), --list or --student-copy OUT")
     assignment = grading.get(args.assignment)
+    limit = args.time_limit
+    if limit is not None and not (math.isfinite(limit) and limit > 0):
+        raise MsitError(f"--time-limit {limit:g} must be a positive number of seconds")
     if args.csv is not None and args.submissions is None:
         raise MsitError("--csv needs --submissions DIR")
     if args.submissions is not None:
         if args.dir is not None:
             raise MsitError("give either --dir (one submission) or --submissions (a folder of them), not both")
-        return _grade_many(assignment, args.submissions, args.csv, args.verbose)
+        return _grade_many(assignment, args.submissions, args.csv, args.verbose, limit)
     folder = args.dir if args.dir is not None else grading.default_folder()
     if not folder.is_dir():
         raise MsitError(f"submission folder {folder} not found; pass --dir FOLDER holding {assignment.student_file}")
-    results = grading.grade(assignment, folder)
+    results = grading.grade(assignment, folder, time_limit_s=limit)
     print(f"grading {folder}")
     print(grading.format_report(assignment, results))
     return 0 if all(r.passed for r in results) else 1
 
 
-def _grade_many(assignment, root: Path, csv_path: Path | None, verbose: bool) -> int:
+def _grade_many(assignment, root: Path, csv_path: Path | None, verbose: bool, limit: float | None) -> int:
     from msit_lite import grading
 
     if not root.is_dir():
@@ -73,8 +84,14 @@ def _grade_many(assignment, root: Path, csv_path: Path | None, verbose: bool) ->
     if not students:
         raise MsitError(f"{root} has no sub-folders; put each student's files in their own folder {root}/NAME/")
     rows: list[tuple[str, list[grading.CheckResult]]] = []
+    if csv_path is not None and csv_path.is_dir():
+        raise MsitError(f"--csv {csv_path} is a directory; give a file name such as {csv_path / 'grades.csv'}")
     for folder in students:
-        results = grading.grade(assignment, folder)
+        try:
+            results = grading.grade(assignment, folder, time_limit_s=limit, show_output=verbose)
+        except Exception as e:  # the grader itself failed (not the submission): still a row in the table
+            hint = f"the grader could not run this submission: {type(e).__name__}: {' '.join(str(e).split())[:200]}"
+            results = [grading.CheckResult(c.name, False, hint, c.points, 0) for c in assignment.checks]
         rows.append((folder.name, results))
         if verbose:
             print(f"== {folder.name}")

@@ -17,7 +17,7 @@ def add_parser(subparsers: argparse._SubParsersAction, help_text: str) -> argpar
 
 
 def run(args: argparse.Namespace) -> int:
-    model = build_model(load_config(args.config))
+    model = build_model(load_config(args.config), str(args.config))
     report = count_parameters(model)
     print(json.dumps(report.to_dict()) if args.json else format_report(report))
     return 0

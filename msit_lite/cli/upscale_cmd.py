@@ -2,14 +2,18 @@
 
 A thin shell around :func:`msit_lite.inference.upscale` (fast path by default, ``--reference-path``
 for the straightforward decoder). Everything that can be checked cheaply is
-checked *before* the model runs (the image decodes, the scale is sane, the output suffix is an
-image format, the checkpoint loads), and the result is written to a temporary file that is
-renamed onto ``-o`` only on success -- a failed run never leaves a half-written or stale-looking
-output behind. Every user error is one line on stderr and exit code 2.
+checked *before* the model runs (the output size, from the image's header before its pixels are
+decoded; the scale is sane and the output larger than the input; the output suffix is an image
+format and not the input file itself; the checkpoint loads, with finite weights), and the result is
+written to a temporary file that is renamed onto ``-o`` only on success -- a failed run never
+leaves a half-written or stale-looking output behind, and never replaces its input. Every user
+error is one line on stderr and exit code 2.
 """
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import re
 import time
 from pathlib import Path
@@ -31,9 +35,11 @@ examples:
 
 notes:
   --scale S|HxW   one factor, or a pair in HEIGHT x WIDTH order (rows first, like the model's
-                  (y, x) coordinates); each factor in [1, {MAX_SCALE:g}], at least one > 1.
-                  The output is round(h*S_h) x round(w*S_w).
+                  (y, x) coordinates); each factor in [1, {MAX_SCALE:g}]. The output is
+                  round(h*S_h) x round(w*S_w); it must be larger than the input: no axis
+                  smaller and at least one larger (--scale 1.0001 on a 16x16 image is refused).
   --size WxH      the output size in WIDTH x HEIGHT order, as image tools print it (1920x1080).
+  -o OUT          must not be the input file (refused: the input is never replaced).
   --memory-budget bounds the working memory: the HR pixels are queried in chunks and large
                   inputs are encoded in overlapping tiles that give the same result as one pass.
   MSIT models run the fast decoder (msit_lite.fast: the first MLP layer re-associated to run once
@@ -74,6 +80,14 @@ def parse_size(text: str) -> tuple[int, int]:
         if width > 0 and height > 0:
             return height, width
     raise MsitError(f"--size {text!r} is not WIDTHxHEIGHT with positive integers, like 1920x1080")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` names the file ``b`` (also through links or another spelling of the path)."""
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return a.resolve() == b.resolve()
 
 
 def _device(name: str) -> torch.device:
@@ -120,29 +134,32 @@ def add_parser(subparsers: argparse._SubParsersAction, help_text: str) -> argpar
 
 
 def run(args: argparse.Namespace) -> int:
-    from msit_lite.data.io import IMAGE_FORMATS, read_image, save_image
+    from msit_lite.data.io import IMAGE_FORMATS, image_size, read_image, save_image
     from msit_lite.inference import load_model, resolve_output_size, upscale
 
     if (args.scale is None) == (args.size is None):
         raise MsitError("give exactly one of --scale S (e.g. 4, 3.5, 2x3) and --size WxH (e.g. 1920x1080)")
-    if args.memory_budget <= 0:
-        raise MsitError(f"--memory-budget {args.memory_budget:g} must be a positive number of MiB")
+    if not (math.isfinite(args.memory_budget) and args.memory_budget > 0):
+        raise MsitError(f"--memory-budget {args.memory_budget:g} must be a positive, finite number of MiB")
     if args.tile is not None and args.tile < 0:
         raise MsitError(f"--tile {args.tile} must be 0 (no tiling) or a positive tile size")
-    if args.max_megapixels <= 0:
-        raise MsitError(f"--max-megapixels {args.max_megapixels:g} must be positive")
+    if not (math.isfinite(args.max_megapixels) and args.max_megapixels > 0):
+        raise MsitError(f"--max-megapixels {args.max_megapixels:g} must be a positive, finite number")
     out_path: Path = args.output
     if out_path.suffix.lower() not in IMAGE_FORMATS:
         raise MsitError(f"-o {out_path}: unknown image suffix {out_path.suffix or '(none)'!r}; "
                         f"use one of {', '.join(IMAGE_FORMATS)}")
     if out_path.is_dir():
         raise MsitError(f"-o {out_path} is a directory; give a file name such as {out_path / 'out.png'}")
+    if _same_file(out_path, args.input):
+        raise MsitError(f"-o {out_path} is the input image; give another file name (the input is never replaced)")
     scale = parse_scale(args.scale) if args.scale is not None else None
     size = parse_size(args.size) if args.size is not None else None
     max_pixels = int(args.max_megapixels * 1e6)
 
+    # The size from the header first: a huge image is refused before its pixels are decoded.
+    hr_size = resolve_output_size(image_size(args.input), scale, size, max_pixels)
     image = read_image(args.input)  # MsitError for missing / corrupt / non-image files
-    hr_size = resolve_output_size(image.shape[:2], scale, size, max_pixels)  # validate before loading
     device = _device(args.device)
     fast = not args.reference_path
     model = load_model(args.checkpoint or default_checkpoint(), device, fast=fast)

@@ -8,11 +8,15 @@ The steps for each archive, and why:
 2. **Verify** the whole file: size and SHA-256/MD5 where published (:mod:`.sources`), or a
    SHA-256 given with ``--sha256 NAME=HEX``, or the one recorded by an earlier download. A
    mismatch deletes the file -- a bad archive is never extracted or reused.
-   Without any reference the SHA-256 is recorded in ``<root>/checksums.json`` and marked
-   *unverified* (trust on first use), and a warning says so.
+   Without any reference the SHA-256 is marked *unverified* (trust on first use), and a warning
+   says so.
 3. **Extract** into a temporary folder inside ``root``, refusing absolute paths, ``..``,
-   links and device files (a crafted archive cannot write outside it), then move the result into
-   place. A corrupt archive raises :class:`MsitError` and leaves nothing half-extracted.
+   links and device files (a crafted archive cannot write outside it) and members that would
+   land on the root's own bookkeeping (``checksums.json``, ``.downloads/``), then move the result
+   into place. A corrupt archive raises :class:`MsitError` and leaves nothing half-extracted.
+4. **Record** the SHA-256 and how it was verified in ``<root>/checksums.json`` -- only now, after
+   a successful extraction: a first download that turns out to be corrupt must not become the
+   reference that the next download is checked against.
 
 The base URL can be replaced with ``MSIT_DOWNLOAD_MIRROR`` or ``--mirror URL`` (the archive
 names stay the same), which is also how the tests serve archives from 127.0.0.1.
@@ -134,10 +138,11 @@ def fetch(url: str, dest: Path, *, progress: bool = True, timeout: float = 60.0)
 # --- verification ------------------------------------------------------------------------------
 
 
-def verify(path: Path, archive: Archive, root: Path, sha256: str | None) -> str:
+def verify(path: Path, archive: Archive, root: Path, sha256: str | None) -> tuple[str, str]:
     """Check ``path`` against every reference we have; delete it and raise on a mismatch.
 
-    Returns a short description of how it was verified (for the log and ``checksums.json``).
+    Returns ``(how it was verified, its SHA-256)`` for the log and for ``checksums.json`` --
+    which the caller writes only after the archive extracted (module docstring, step 4).
     """
 
     def bad(what: str) -> MsitError:
@@ -173,17 +178,24 @@ def verify(path: Path, archive: Archive, root: Path, sha256: str | None) -> str:
             f"{root / CHECKSUMS_FILE} (trust on first use)",
             file=sys.stderr,
         )
-    _record(root, archive.name, {"sha256": actual, "url": archive.url, "verification": how})
-    return how
+    return how, actual
 
 
 # --- extraction --------------------------------------------------------------------------------
+
+
+#: Top-level names in a data root that belong to the downloader, never to an archive's content.
+_BOOKKEEPING = (CHECKSUMS_FILE.lower(), DOWNLOADS_DIR.lower())
 
 
 def _safe_member(name: str, archive: Path) -> PurePosixPath:
     p = PurePosixPath(name.replace("\\", "/"))
     if p.is_absolute() or ".." in p.parts or (p.parts and ":" in p.parts[0]):
         raise MsitError(f"{archive}: refusing unsafe path {name!r} in the archive (not extracted)")
+    parts = [part for part in p.parts if part not in ("", ".")]
+    if parts and parts[0].lower() in _BOOKKEEPING:
+        raise MsitError(f"{archive}: refusing member {name!r}: it would replace the data root's own "
+                        f"{parts[0]} (not extracted)")
     return p
 
 
@@ -311,7 +323,7 @@ def download(
         if not path.exists():
             log(f"{archive.name}: downloading {url}")
             fetch(url, path, progress=progress)
-        how = verify(path, archive, root, sha256.get(archive.name))
+        how, digest = verify(path, archive, root, sha256.get(archive.name))
         log(f"{archive.name}: {how}")
         try:
             extract(path, root)
@@ -323,7 +335,7 @@ def download(
                 f"{archive.name} was extracted but {target} is missing; the archive layout is not "
                 "the expected one"
             )
-        _record(root, archive.name, {"extracted": True})
+        _record(root, archive.name, {"sha256": digest, "url": archive.url, "verification": how, "extracted": True})
         if not keep_archives:
             path.unlink()
         log(f"{archive.name}: extracted to {target}")

@@ -202,9 +202,15 @@ def is_single_channel(path: PathLike) -> bool:
 
 
 def image_size(path: PathLike) -> tuple[int, int]:
-    """``(height, width)`` from the header, without decoding the pixels."""
+    """``(height, width)`` from the header, without decoding the pixels.
+
+    For checking a size limit *before* decoding (a 12000x12000 PNG decodes to 432 MB); Pillow's
+    decompression-bomb warning is silenced here because the caller applies its own limit.
+    """
     path = Path(path)
-    img = _open(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        img = _open(path)
     with img:
         w, h = img.size
     return h, w

@@ -10,16 +10,17 @@ code, any other exception -- into a failed :class:`CheckResult` with a one-line 
 never raises for student errors, so grading a folder of 200 submissions cannot stop at the first
 broken one.
 
-Isolation (so that grading twice, or many students in one process, works):
+Isolation: :func:`grade` runs every submission in a fresh Python process of its own
+(:mod:`msit_lite.grading.isolation`), with a wall-clock limit the parent enforces by killing it,
+so a submission cannot stop the grader, change the checks, or change torch's state for anyone
+else. Inside that process (and in :func:`grade_in_process`, the same work without the process):
 
 * the student's file is imported under a fresh, unique module name (:func:`load_submission`);
-* the registry (:mod:`msit_lite.models.registry`) is snapshotted before grading; entries that do
-  not come from the package are hidden while grading (so a notebook that already imported the
-  student's module does not collide with the freshly imported copy) and the snapshot is restored
-  afterwards -- whatever the submission registered is gone;
-* every check runs with ``seed_everything(0)`` and ``torch.set_num_threads(1)``; the thread
-  count and grad mode are restored afterwards. A check is stopped after ``CHECK_TIMEOUT_S``
-  seconds (Unix main thread), so an endless loop in a submission becomes a hint, not a hang.
+* every check runs with ``seed_everything(0)`` and ``torch.set_num_threads(1)``; a check is
+  first stopped softly after ``CHECK_TIMEOUT_S`` seconds (``SIGALRM``, naming the student's line);
+* a check whose function, or a global of its module, the submission replaced fails;
+* :func:`grade_in_process` also hides and restores the registry
+  (:func:`isolated_registry`), so that one process can grade many submissions in tests.
 
 The assignments themselves live in :mod:`msit_lite.grading.a1` ... ``a6`` (one
 ``ASSIGNMENT = Assignment(...)`` each) and are collected in :data:`ASSIGNMENTS`.
@@ -29,6 +30,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import itertools
+import math
 import os
 import signal
 import sys
@@ -38,7 +40,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 import torch
 
@@ -188,10 +190,15 @@ def load_submission(assignment: Assignment, folder: str | os.PathLike) -> Module
     Raises :class:`CheckFailed` with a hint for a missing file or a syntax error; other
     exceptions at import propagate (:func:`grade` explains them).
     """
-    path = Path(folder) / assignment.student_file
+    return import_student_file(Path(folder), assignment.student_file)
+
+
+def import_student_file(folder: Path, student_file: str) -> ModuleType:
+    """:func:`load_submission` by file name (what a grading process knows)."""
+    path = folder / student_file
     if not path.is_file():
         raise CheckFailed(
-            f"file {assignment.student_file} not found in {folder} -- write your code there "
+            f"file {student_file} not found in {folder} -- write your code there "
             f"(the stub is in notebooks/assignments/student/)"
         )
     try:
@@ -234,7 +241,7 @@ def explain(exc: BaseException, student_file: str) -> str:
         return f"an assert in your code failed{': ' + text if text else ''}{where}"
     if isinstance(exc, RecursionError):
         return f"your code recursed without end (RecursionError){where}"
-    return f"your code raised {type(exc).__name__}: {text}{where}"
+    return f"your code raised {type(exc).__name__}{': ' + text if text else ''}{where}"
 
 
 def _one_line(text: str, limit: int = 300) -> str:
@@ -245,9 +252,9 @@ def _one_line(text: str, limit: int = 300) -> str:
 def _where(exc: BaseException, student_file: str) -> str:
     """`` (a1_fem_shift.py, line 12)`` for the last frame in the student's file, else the last frame."""
     frames = traceback.extract_tb(exc.__traceback__)
-    mine = [f for f in frames if Path(f.filename).name == student_file]
+    mine = student_line(frames, student_file)
     if mine:
-        return f" ({student_file}, line {mine[-1].lineno})"
+        return mine
     if frames:
         last = frames[-1]
         path = Path(last.filename)
@@ -300,17 +307,29 @@ def isolated_registry() -> Iterator[None]:
             table.setdefault(kind, {})[name] = builder
 
 
-CHECK_TIMEOUT_S = 120  # one check; a student's endless loop becomes a hint instead of a hang
+CHECK_TIMEOUT_S = 120  # one check (and the import); a student's endless loop becomes a hint instead of a hang
 
 
 class CheckTimeout(Exception):
-    """Raised inside a check that ran longer than :data:`CHECK_TIMEOUT_S`."""
+    """Raised inside a check that ran longer than its time limit (the soft stop, see :func:`time_limit`)."""
+
+
+def student_line(frames: list[traceback.FrameSummary], student_file: str) -> str:
+    """`` (a1_fem_shift.py, line 12)`` for the innermost frame in the student's file, else ''."""
+    mine = [f for f in frames if Path(f.filename).name == student_file]
+    return f" ({student_file}, line {mine[-1].lineno})" if mine else ""
 
 
 @contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
+def time_limit(seconds: float, on_alarm: Callable[[object], None] | None = None) -> Iterator[None]:
     """Interrupt the block after ``seconds`` with :class:`CheckTimeout` (Unix main thread only;
-    elsewhere, or when someone else owns SIGALRM, the block simply runs unlimited)."""
+    elsewhere, or when someone else owns SIGALRM, the block simply runs unlimited).
+
+    This is the *soft* stop: it names the student's line, but code that catches every exception
+    can swallow it. The hard stop is the parent's kill of the grading process
+    (:mod:`msit_lite.grading.isolation`); ``on_alarm(frame)`` runs first so that the child can
+    tell the parent where the code was when the alarm rang.
+    """
     usable = (
         hasattr(signal, "SIGALRM")
         and threading.current_thread() is threading.main_thread()
@@ -320,10 +339,12 @@ def time_limit(seconds: float) -> Iterator[None]:
         yield
         return
 
-    def on_alarm(signum: int, frame: object) -> None:
+    def alarm(signum: int, frame: object) -> None:
+        if on_alarm is not None:
+            on_alarm(frame)
         raise CheckTimeout(f"took longer than {seconds:g} s -- an endless loop, or far too much work?")
 
-    signal.signal(signal.SIGALRM, on_alarm)
+    signal.signal(signal.SIGALRM, alarm)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
@@ -346,34 +367,156 @@ def check_environment() -> Iterator[None]:
         torch.set_grad_enabled(grad)
 
 
-def grade(assignment: Assignment, folder: str | os.PathLike | None = None) -> list[CheckResult]:
-    """Run every check of ``assignment`` on the submission in ``folder``; never raises for student errors."""
-    folder = default_folder() if folder is None else Path(folder)
-    results: list[CheckResult] = []
-    with isolated_registry():
-        loaded: ModuleType | None = None
-        load_error = ""
-        try:
-            with check_environment(), time_limit(CHECK_TIMEOUT_S):
-                loaded = load_submission(assignment, folder)
-        except (Exception, SystemExit) as e:  # anything the student's import does
-            load_error = explain(e, assignment.student_file)
-            if not isinstance(e, (CheckFailed, NotImplementedError)):
-                load_error = f"importing {assignment.student_file} failed: {load_error}"
-        for check in assignment.checks:
-            if loaded is None:
-                results.append(CheckResult(check.name, False, load_error, check.points, 0))
+def check_ref(assignment: Assignment, check: Check) -> tuple[str, str]:
+    """``(module, qualified name)`` under which a grading process imports ``check.fn``.
+
+    Checks run in a fresh process per submission, which finds each function by name -- so a
+    check must be a module-level function of an importable module (not a lambda, not a function
+    defined in ``__main__`` or inside another function). Raises :class:`MsitError` otherwise.
+    """
+    fn = check.fn
+    module, name = getattr(fn, "__module__", None), getattr(fn, "__qualname__", "")
+    found: object = None
+    if module and module != "__main__" and "<" not in name:
+        found = sys.modules.get(module)
+        for part in name.split("."):
+            found = getattr(found, part, None)
+    if found is not fn:
+        raise MsitError(
+            f"{assignment.id}: check {check.name!r} uses {fn!r}, which a grading process cannot import; "
+            "make it a module-level function of an importable module"
+        )
+    return str(module), name
+
+
+Report = Callable[[Optional[int], bool, str], None]
+
+
+def run_checks(
+    student_file: str,
+    folder: Path,
+    checks: Sequence[tuple[int, Callable[[ModuleType], None]]],
+    report: Report,
+    *,
+    time_limit_s: float = CHECK_TIMEOUT_S,
+    on_alarm: Callable[[object], None] | None = None,
+) -> None:
+    """Import ``folder/student_file`` and run ``checks`` (``(index, fn)`` pairs) on it, in order.
+
+    The body of every grading process (and of :func:`grade_in_process`). ``report(None, ok, hint)``
+    tells the outcome of the import (after a failed import nothing else runs);
+    ``report(index, passed, hint)`` follows each check. Everything the student's code does --
+    any exception, ``SystemExit``, ``KeyboardInterrupt`` -- becomes a failed check with a one-line
+    hint. A check also fails when the submission changed the grader's own code (a check's
+    function or a global of its module), so that doing so cannot earn points.
+    """
+    fingerprint = _fingerprint([fn for _, fn in checks])
+    loaded: ModuleType | None = None
+    try:
+        with check_environment(), time_limit(time_limit_s, on_alarm):
+            loaded = import_student_file(Path(folder), student_file)
+    except BaseException as e:  # noqa: BLE001 -- anything the student's import does is a hint
+        hint = explain(e, student_file)
+        if not isinstance(e, (CheckFailed, NotImplementedError)):
+            hint = f"importing {student_file} failed: {hint}"
+        report(None, False, hint)
+        return
+    report(None, True, "")
+    try:
+        for index, fn in checks:
+            changed = _changed(fingerprint)
+            if changed:
+                report(index, False, f"your code changed the grader ({changed}); such a result does not count")
                 continue
             try:
-                with check_environment(), time_limit(CHECK_TIMEOUT_S):
-                    check.fn(loaded)
-            except (Exception, SystemExit) as e:
-                results.append(CheckResult(check.name, False, explain(e, assignment.student_file), check.points, 0))
+                with check_environment(), time_limit(time_limit_s, on_alarm):
+                    fn(loaded)
+            except BaseException as e:  # noqa: BLE001
+                report(index, False, explain(e, student_file))
             else:
-                results.append(CheckResult(check.name, True, "", check.points, check.points))
-        if loaded is not None:
-            sys.modules.pop(loaded.__name__, None)
-    return results
+                report(index, True, "")
+    finally:
+        sys.modules.pop(loaded.__name__, None)
+
+
+Fingerprint = tuple[list[tuple[Callable[..., object], object]], dict[tuple[str, str], int]]
+
+
+def _fingerprint(fns: Sequence[Callable[..., object]]) -> Fingerprint:
+    """The checks' code objects and the ids of their modules' globals (dunders aside)."""
+    names = {getattr(fn, "__module__", "") for fn in fns}
+    globals_ = {(m, k): id(v) for m in names if m in sys.modules
+                for k, v in vars(sys.modules[m]).items() if not k.startswith("__")}
+    return [(fn, getattr(fn, "__code__", None)) for fn in fns], globals_
+
+
+def _changed(fingerprint: Fingerprint) -> str:
+    """'' when nothing recorded by :func:`_fingerprint` changed, else the first changed name."""
+    codes, globals_ = fingerprint
+    for fn, code in codes:
+        if getattr(fn, "__code__", None) is not code:
+            return f"the code of {fn.__module__}.{fn.__qualname__}"
+    for (module, key), ident in globals_.items():
+        value = getattr(sys.modules.get(module), key, _MISSING)
+        if value is _MISSING or id(value) != ident:
+            return f"{module}.{key}"
+    return ""
+
+
+_MISSING = object()
+
+
+def grade_in_process(
+    assignment: Assignment, folder: str | os.PathLike | None = None, *, time_limit_s: float | None = None
+) -> list[CheckResult]:
+    """Grade in *this* process: what each grading process runs, without the isolation.
+
+    For tests of the checks' hints (a grading process costs seconds of start-up) and for
+    debugging a check. A submission can change this process's state for whatever runs after it
+    -- use :func:`grade` for real grading.
+    """
+    folder = default_folder() if folder is None else Path(folder)
+    outcome: dict[int, tuple[bool, str]] = {}
+    load_hint = ""
+
+    def report(index: int | None, passed: bool, hint: str) -> None:
+        nonlocal load_hint
+        if index is None:
+            load_hint = "" if passed else hint
+        else:
+            outcome[index] = (passed, hint)
+
+    with isolated_registry():
+        run_checks(assignment.student_file, Path(folder), list(enumerate(c.fn for c in assignment.checks)), report,
+                   time_limit_s=CHECK_TIMEOUT_S if time_limit_s is None else time_limit_s)
+    return [_result(check, *outcome.get(i, (False, load_hint))) for i, check in enumerate(assignment.checks)]
+
+
+def _result(check: Check, passed: bool, hint: str) -> CheckResult:
+    return CheckResult(check.name, passed, "" if passed else hint, check.points, check.points if passed else 0)
+
+
+def grade(
+    assignment: Assignment,
+    folder: str | os.PathLike | None = None,
+    *,
+    time_limit_s: float | None = None,
+    show_output: bool = True,
+) -> list[CheckResult]:
+    """Run every check of ``assignment`` on the submission in ``folder``, in a process of its own.
+
+    Never raises for anything the submission does (see :mod:`msit_lite.grading.isolation` for
+    what the isolation guarantees). ``time_limit_s`` bounds the import and each check (default
+    :data:`CHECK_TIMEOUT_S`); ``show_output`` copies what the submission printed to stderr.
+    """
+    from msit_lite.grading.isolation import grade_isolated
+
+    folder = default_folder() if folder is None else Path(folder)
+    limit = CHECK_TIMEOUT_S if time_limit_s is None else float(time_limit_s)
+    if not (math.isfinite(limit) and limit > 0):
+        raise MsitError(f"time limit {time_limit_s!r} must be a positive number of seconds")
+    outcome = grade_isolated(assignment, Path(folder), limit, show_output=show_output)
+    return [_result(check, *outcome[i]) for i, check in enumerate(assignment.checks)]
 
 
 def score(results: list[CheckResult]) -> tuple[int, int]:
@@ -595,6 +738,7 @@ __all__ = [
     "format_report",
     "get",
     "grade",
+    "grade_in_process",
     "grade_notebook",
     "load_student",
     "make_student_copy",

@@ -127,8 +127,13 @@ def with_defaults(spec: dict | str | None, **defaults: object) -> dict:
         raise ValueError("spec is None")
     if isinstance(spec, str):
         spec = {"name": spec}
+    if not isinstance(spec, dict):
+        raise MsitError(f"a spec must be a name or a {{name, args}} mapping, got {spec!r}")
+    own = spec.get("args") or {}
+    if not isinstance(own, dict):
+        raise MsitError(f"{spec.get('name', 'spec')!r}: 'args' must be a mapping, got {own!r}")
     args = dict(defaults)
-    args.update(dict(spec.get("args") or {}))
+    args.update(own)
     out = dict(spec)
     out["args"] = args
     return out

@@ -232,6 +232,10 @@ def parse_train_config(raw: Any, source: str = "config") -> TrainConfig:
         raise MsitError(f"{source}: key 'train.scheduler' needs 'epochs' or 'steps' (the length of training)")
     if cfg.val.images < 0 or cfg.val.crop < 8 or any(s < 1 for s in cfg.val.scales):
         raise MsitError(f"{source}: key 'train.val' needs images >= 0, crop >= 8 and scales >= 1")
+    too_large = [s for s in cfg.val.scales if s > cfg.val.crop]
+    if cfg.val.images and too_large:
+        raise MsitError(f"{source}: key 'train.val.scales' has x{too_large[0]:g}, larger than train.val.crop = "
+                        f"{cfg.val.crop} (no LR pixel would be left); lower the scale or raise the crop")
     return cfg
 
 

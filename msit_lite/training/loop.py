@@ -24,6 +24,7 @@ import csv
 import dataclasses
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +47,7 @@ from msit_lite.training.config import DataConfig, TrainConfig, parse_data_config
 from msit_lite.training.cumulative import init_weights
 from msit_lite.training.schedule import Schedule, make_schedule
 from msit_lite.training.step import prepare_for_training
-from msit_lite.training.state import load_state, rng_state, save_state, set_rng_state
+from msit_lite.training.state import load_state, prepare_run_dir, rng_state, save_state, set_rng_state
 from msit_lite.utils import atomic_path, pick_device
 
 LOG_CSV = "log.csv"
@@ -74,11 +75,14 @@ class StepBatchSampler(Sampler[list[SampleKey]]):
 
 @dataclass
 class TrainResult:
+    """The trained model and what happened: steps ``start_step`` .. ``step`` ran (none when equal)."""
+
     model: nn.Module
     step: int
     out: Path
     val: dict[float, float] = field(default_factory=dict)
     losses: list[float] = field(default_factory=list)
+    start_step: int = 0
 
 
 @dataclass
@@ -140,6 +144,21 @@ def _validation_images(images: ImageFolder, cfg: TrainConfig) -> list[Tensor]:
         y0, x0 = (h - c) // 2, (w - c) // 2
         out.append(img[:, y0 : y0 + c, x0 : x0 + c])
     return out
+
+
+def _check_validation(hrs: list[Tensor], cfg: TrainConfig, source: str) -> None:
+    """MsitError before training when a validation scale leaves no LR pixel of a validation crop.
+
+    (Found only at the first validation otherwise -- possibly after the whole run.)
+    """
+    for hr in hrs:
+        h, w = hr.shape[-2:]
+        for s in cfg.val.scales:
+            if math.floor(min(h, w) / s + 1e-9) < 1:
+                raise MsitError(
+                    f"{source}: train.val.scales has x{s:g}, too large for a {w}x{h} validation crop "
+                    f"(train.val.crop = {cfg.val.crop}, cut to the image size); lower the scale or raise the crop"
+                )
 
 
 def validate(model: nn.Module, hrs: list[Tensor], scales: tuple[float, ...], data: DataConfig, device: torch.device,
@@ -239,17 +258,26 @@ def train(
     device: str | None = None,
     max_steps: int | None = None,
     resume: bool = False,
+    force: bool = False,
     init: str | Path | None = None,
     seed: int | None = None,
     progress: bool = True,
     source: str = "config",
 ) -> TrainResult:
-    """Train the model of ``config`` into ``out`` (see the module docstring); returns the final model."""
+    """Train the model of ``config`` into ``out`` (see the module docstring); returns the final model.
+
+    ``resume`` continues the run in ``out`` (its ``train_state.pt`` must be readable); without it
+    ``out`` must not hold a run unless ``force`` replaces it (:func:`~msit_lite.training.state.prepare_run_dir`).
+    """
     config, cfg, dcfg = _resolve_config(config, seed, None if init is None else str(init), source)
     out = Path(out)
+    if int(os.environ.get("RANK", "0")) == 0:  # one process decides (and deletes, with force)
+        for note in prepare_run_dir(out, resume, force):
+            print(f"msit-lite train: {note}", file=sys.stderr)
+    state = load_state(out) if resume else None  # unreadable or incomplete: an error before any work
     ddp, dev = _setup_distributed(device)
     try:
-        return _train(config, cfg, dcfg, out, data_root, dev, ddp, max_steps, resume, progress)
+        return _train(config, cfg, dcfg, out, data_root, dev, ddp, max_steps, state, progress, source)
     finally:
         if ddp.owned and dist.is_initialized():
             dist.destroy_process_group()
@@ -297,17 +325,19 @@ def _make_data(cfg: TrainConfig, dcfg: DataConfig, root: Path, ddp: _Dist, dev: 
 
 
 def _train(config: dict[str, Any], cfg: TrainConfig, dcfg: DataConfig, out: Path, data_root: str | Path | None,
-           dev: torch.device, ddp: _Dist, max_steps: int | None, resume: bool, progress: bool) -> TrainResult:
+           dev: torch.device, ddp: _Dist, max_steps: int | None, state: dict[str, Any] | None, progress: bool,
+           source: str) -> TrainResult:
     from tqdm.auto import tqdm
 
+    resume = state is not None
+    torch.manual_seed(cfg.seed)
+    model = build_model(config, source).to(dev)  # a bad model argument fails before the data is read
     root = Path(data_root) if data_root is not None else default_data_root()
     images, inner, patches = _make_data(cfg, dcfg, root, ddp, dev)
     steps_per_epoch = len(inner)
     schedule: Schedule = make_schedule(cfg, steps_per_epoch)
     end = schedule.total if max_steps is None else min(int(max_steps), schedule.total)
 
-    torch.manual_seed(cfg.seed)
-    model = build_model(config).to(dev)
     if cfg.stage == 2 and not resume and cfg.init_from is None:
         raise MsitError("stage-2 (RIM) training needs the stage-1 checkpoint: pass --init DIR or set train.init_from")
     if cfg.init_from is not None and not resume:
@@ -317,8 +347,7 @@ def _train(config: dict[str, Any], cfg: TrainConfig, dcfg: DataConfig, out: Path
     optimizer = opt_cls(params, lr=schedule(0), betas=cfg.optimizer.betas, weight_decay=cfg.optimizer.weight_decay)
 
     step, elapsed = 0, 0.0
-    if resume:
-        state = load_state(out)
+    if state is not None:
         load_state_dict_checked(model, state["model"], f"{out}/train_state.pt")
         optimizer.load_state_dict(state["optimizer"])
         set_rng_state(state["rng"])
@@ -336,14 +365,19 @@ def _train(config: dict[str, Any], cfg: TrainConfig, dcfg: DataConfig, out: Path
     )
     use_bf16 = cfg.amp == "bf16" or (cfg.amp == "auto" and cuda)
     val_hrs = _validation_images(images, cfg) if ddp.main and cfg.val.images > 0 else []
+    _check_validation(val_hrs, cfg, source)
+    result = TrainResult(model, step, out, start_step=step)
+    if step >= end:  # nothing to train (--max-steps 0, or a finished run resumed): write nothing
+        return result
     logs = _Logs(out, step, ddp.main, cfg.tensorboard)
     if ddp.main:
         out.mkdir(parents=True, exist_ok=True)
 
     def checkpoint() -> None:
+        # The state first: a kill between the two writes then leaves a resumable run (the state
+        # holds the weights too), never weights without a state -- which --resume refuses.
         if not ddp.main:
             return
-        save_checkpoint(out, model, config)
         save_state(out, {
             "step": step, "epoch": step / steps_per_epoch, "elapsed": elapsed,
             "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
@@ -352,11 +386,8 @@ def _train(config: dict[str, Any], cfg: TrainConfig, dcfg: DataConfig, out: Path
             "sampler": {"seed": cfg.seed, "step": step, "epoch": step // steps_per_epoch,
                         "batch_in_epoch": step % steps_per_epoch, "world_size": ddp.world},
         })
+        save_checkpoint(out, model, config)
 
-    result = TrainResult(model, step, out)
-    if step >= end:
-        logs.close()
-        return result
     bar = tqdm(total=end, initial=step, disable=not (progress and ddp.main), unit="step", dynamic_ncols=True)
     window: list[float] = []
     t0 = time.perf_counter() - elapsed

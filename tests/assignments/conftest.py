@@ -1,6 +1,11 @@
 """Fixtures for the assignment tests: the stub/solution folders, submissions made in ``tmp_path``,
 and ``assignment_id`` -- a parametrisation over every registered assignment (ids ``A1`` ... so that
-``pytest tests/assignments -k A1`` selects one assignment's tests)."""
+``pytest tests/assignments -k A1`` selects one assignment's tests).
+
+``grade_by_name`` grades *in this process* (:func:`~msit_lite.grading.grade_in_process`): the
+hints are what each grading process computes, and a process per graded submission would cost
+seconds each. The process isolation itself is tested in ``test_grading_isolation.py`` and by the
+tests that call :func:`~msit_lite.grading.grade` and the CLI."""
 from __future__ import annotations
 
 import shutil
@@ -9,7 +14,7 @@ from typing import Callable
 
 import pytest
 
-from msit_lite.grading import ASSIGNMENTS, CheckResult, assignments_dir, get, grade
+from msit_lite.grading import ASSIGNMENTS, CheckResult, assignments_dir, get, grade_in_process
 
 ROOT = assignments_dir()
 
@@ -35,7 +40,7 @@ def grade_by_name() -> Callable[[str, Path], dict[str, CheckResult]]:
     """``grade_by_name("A1", folder)`` -> ``{check name: CheckResult}``."""
 
     def run(assignment_id: str, folder: Path) -> dict[str, CheckResult]:
-        return {r.name: r for r in grade(get(assignment_id), folder)}
+        return {r.name: r for r in grade_in_process(get(assignment_id), folder)}
 
     return run
 

@@ -1,6 +1,8 @@
 """The grading framework: every student-side problem becomes a failed check with a one-line hint,
-grading is isolated (registry, seed, threads), and every registered assignment's solution passes
-while its stub fails with hints (parametrised ``[A1]`` ... ``[A6]``)."""
+every check runs seeded on one thread, the in-process runner restores the registry, and every
+registered assignment's solution passes while its stub fails with hints (parametrised ``[A1]`` ...
+``[A6]``). The hint tests grade in this process (:func:`grade_in_process`, the work of one grading
+process); grading in separate processes is tested in ``test_grading_isolation.py``."""
 from __future__ import annotations
 
 import sys
@@ -21,6 +23,7 @@ from msit_lite.grading import (
     format_report,
     get,
     grade,
+    grade_in_process,
     grade_notebook,
     load_student,
     make_student_copy,
@@ -39,14 +42,17 @@ def _registers(module):
         raise CheckFailed("dummy-merge is not registered")
 
 
-def _random(module):
-    module.SEEN.append(torch.rand(1).item())
-    module.THREADS.append(torch.get_num_threads())
+def _seeded(module):
+    """Runs in the grading process: the check starts from seed 0 on one thread."""
+    want = torch.rand(1, generator=torch.Generator().manual_seed(0)).item()
+    got = torch.rand(1).item()
+    if got != want or torch.get_num_threads() != 1:
+        raise CheckFailed(f"not seeded: rand {got} vs {want}, {torch.get_num_threads()} threads")
 
 
 DUMMY = Assignment(
     id="Z9", title="framework test", student_file="dummy_sub.py", notebook="none.ipynb",
-    checks=(Check("answer is 42", _probe, points=2), Check("registers a merge", _registers), Check("seeded", _random)),
+    checks=(Check("answer is 42", _probe, points=2), Check("registers a merge", _registers), Check("seeded", _seeded)),
 )
 
 
@@ -72,7 +78,7 @@ GOOD = """
 
 
 def messages(folder: Path) -> list[str]:
-    return [r.message for r in grade(DUMMY, folder)]
+    return [r.message for r in grade_in_process(DUMMY, folder)]
 
 
 def test_good_submission_scores_full_marks(tmp_path):
@@ -94,7 +100,7 @@ def test_wrong_answer_gets_the_check_hint(tmp_path):
 def test_missing_file(tmp_path):
     msgs = messages(tmp_path)
     assert len(set(msgs)) == 1 and "file dummy_sub.py not found" in msgs[0]
-    assert "hint (every check): file dummy_sub.py not found" in format_report(DUMMY, grade(DUMMY, tmp_path))
+    assert "hint (every check): file dummy_sub.py not found" in format_report(DUMMY, grade_in_process(DUMMY, tmp_path))
 
 
 def test_syntax_error_names_file_and_line(tmp_path):
@@ -128,17 +134,16 @@ def test_assert_in_student_code(tmp_path):
     assert messages(folder)[0] == "an assert in your code failed: shapes differ (dummy_sub.py, line 12)"
 
 
-def test_sys_exit_in_student_code_does_not_stop_grading(tmp_path):
+def test_sys_exit_and_keyboard_interrupt_in_student_code_do_not_stop_grading(tmp_path):
     folder = write(tmp_path / "s", GOOD.replace("return 42", "raise SystemExit(3)"))
-    assert "SystemExit" in messages(folder)[0]
+    assert messages(folder)[0] == "your code raised SystemExit: 3 (dummy_sub.py, line 12)"
+    folder = write(tmp_path / "k", "raise KeyboardInterrupt\n")
+    assert messages(folder)[0] == "importing dummy_sub.py failed: your code raised KeyboardInterrupt (dummy_sub.py, line 1)"
 
 
-def test_endless_loop_is_stopped_with_a_hint(tmp_path, monkeypatch):
-    import msit_lite.grading.core as core
-
-    monkeypatch.setattr(core, "CHECK_TIMEOUT_S", 0.5)
+def test_endless_loop_is_stopped_with_a_hint(tmp_path):
     folder = write(tmp_path / "s", GOOD.replace("return 42", "while True:\n            pass"))
-    msg = messages(folder)[0]
+    msg = grade_in_process(DUMMY, folder, time_limit_s=0.5)[0].message
     assert msg.startswith("the check was stopped: your code took longer than 0.5 s") and "(dummy_sub.py, line 1" in msg
 
 
@@ -151,7 +156,7 @@ def test_registry_is_restored_and_regrading_works(tmp_path):
 
     try:
         for _ in range(2):  # twice in one process: no "already registered"
-            assert all(r.passed for r in grade(DUMMY, folder))
+            assert all(r.passed for r in grade_in_process(DUMMY, folder))
             assert "dummy-merge" not in names("merge")
             assert "user-own-merge" in names("merge")
     finally:
@@ -182,17 +187,11 @@ def test_package_registrations_made_while_grading_survive():
 
 
 def test_checks_are_seeded_and_single_threaded(tmp_path):
-    from msit_lite.grading.core import check_environment
-
     folder = write(tmp_path / "s", GOOD)
-    with check_environment():
-        expected = torch.rand(1).item()
-    seen: list[tuple[float, int]] = []
-    spy = Assignment("Z8", "spy", "dummy_sub.py", "none.ipynb",
-                     (Check("spy", lambda m: seen.append((torch.rand(1).item(), torch.get_num_threads()))),) * 2)
+    twice = Assignment("Z8", "seeded twice", "dummy_sub.py", "none.ipynb", (Check("a", _seeded), Check("b", _seeded)))
     torch.set_num_threads(2)
-    assert all(r.passed for r in grade(spy, folder))
-    assert seen == [(expected, 1), (expected, 1)]  # every check starts from seed 0 on one thread
+    results = grade_in_process(twice, folder)
+    assert [r.passed for r in results] == [True, True], [r.message for r in results]  # each starts from seed 0
     assert torch.get_num_threads() == 2  # restored
 
 
