@@ -234,7 +234,8 @@ def _build_module(module: ModuleType, channels: int = 16, **kw) -> nn.Module:
 
     name = need(module, "FEM_NAME", "constant")
     if name not in names("fem"):
-        raise CheckFailed(f"no fem named {name!r} is registered -- keep @register('fem', FEM_NAME) above CrossShift")
+        raise CheckFailed(f"no fem named {name!r} is registered: the @register line of the stub above CrossShift is "
+                          f"missing or changed (notebook section 6)")
     built = lookup("fem", name)(channels=channels, **kw)
     if not isinstance(built, nn.Module):
         raise CheckFailed(f"the fem builder returned {type(built).__name__}; expected an nn.Module")
@@ -275,7 +276,8 @@ def check_lam_on_module(module: ModuleType) -> None:
         raise CheckFailed(f"{CONFIG_FILE}: {e}") from None
     cls = need(module, "CrossShift", "class")
     if not any(isinstance(m, cls) for m in model.modules()):
-        raise CheckFailed(f"the model of {CONFIG_FILE} does not contain your CrossShift -- use `fem: a5-cross-shift`")
+        raise CheckFailed(f"the model of {CONFIG_FILE} does not contain your CrossShift: look at which fem its msno "
+                          f"selects (notebook section 6)")
     img = _smooth_image(20, 20)
     window = Window(top=14, left=14, size=10)
     steps = 8
