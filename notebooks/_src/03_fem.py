@@ -382,6 +382,8 @@ def reveal(guess, answer, hint="", close=None):
             return abs(a - b) <= close * max(abs(b), 1e-12)
         if isinstance(a, (set, frozenset)) or isinstance(b, (set, frozenset)):
             return {str(x).strip().lower() for x in a} == {str(x).strip().lower() for x in b}
+        if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)) and len(a) == len(b):
+            return all(same(x, y) for x, y in zip(a, b))
         return str(a).strip().lower() == str(b).strip().lower()
 
     if guess is None:

@@ -559,6 +559,8 @@ def reveal(guess, answer, hint="", close=None):
     def same(a, b):
         if close is not None and isinstance(a, (int, float)) and isinstance(b, (int, float)):
             return abs(a - b) <= close * max(abs(b), 1e-12)
+        if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)) and len(a) == len(b):
+            return all(same(x, y) for x, y in zip(a, b))
         return str(a).strip().lower() == str(b).strip().lower()
 
     if guess is None:
