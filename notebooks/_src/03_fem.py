@@ -386,6 +386,9 @@ def reveal(guess, answer, hint="", close=None):
             return all(same(x, y) for x, y in zip(a, b))
         return str(a).strip().lower() == str(b).strip().lower()
 
+    if isinstance(answer, (set, frozenset)):
+        answer = sorted(answer)                       # a set prints in a different order in every process
+        guess = sorted(guess) if isinstance(guess, (set, frozenset)) else guess
     if guess is None:
         print(f"(no prediction entered) the answer is {answer!r}")
     elif same(guess, answer):
