@@ -17,11 +17,18 @@ What each table measures (PSNR in dB; none of them reports SSIM):
   projection matrices), EDSR-baseline-MSIT, DIV2K val.
 * **Table V** -- the re-parameterisation training range η, DIV2K val.
 
-The paper's own protocol is the official code's (golden README §8, §9.10): Set14/B100 ×2-×4 use
+The paper's own protocol is the official code's (docs/OFFICIAL_CODE.md, Evaluation): Set14/B100 ×2-×4 use
 the MATLAB LR files, everything else is downsampled on the fly with PIL bicubic
 (``msit-lite eval --protocol official``).
 
 The method names are the paper's own spelling (Table I calls the model "AMsIT", Table II "MSIT").
+
+Besides the tables, this module is the one place for the facts several notebooks quote: the
+training recipe in epochs and what it is in optimiser steps (:data:`TRAINING`, the paper's §IV-A;
+:data:`ABLATION_TRAINING`, its §IV-C; :data:`OFFICIAL_TRAINING`, the released config), and the
+exact parameter counts of the official models (:data:`OFFICIAL_PARAMS`). Notebooks print them
+from here instead of typing them (``tests/test_paper.py`` checks both the facts and that no
+notebook types a step count by hand).
 """
 from __future__ import annotations
 
@@ -43,6 +50,12 @@ __all__ = [
     "reference_row",
     "format_params",
     "compare_table",
+    "TrainingRecipe",
+    "DF2K_IMAGES",
+    "TRAINING",
+    "ABLATION_TRAINING",
+    "OFFICIAL_TRAINING",
+    "OFFICIAL_PARAMS",
 ]
 
 
@@ -348,3 +361,132 @@ def compare_table(
         if remark:
             lines.append(f"  ({remark})")
     return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------------
+# The training recipe: epochs as the paper states them, steps as they follow
+# ----------------------------------------------------------------------------------------------
+#: DF2K = DIV2K's training images + Flickr2K (paper §IV-A: "DIV2K contributes 800 high-quality
+#: images ... and Flickr2K added 2,650 different images").
+DF2K_IMAGES: dict[str, int] = {"DIV2K": 800, "Flickr2K": 2650}
+
+
+@dataclass(frozen=True)
+class TrainingRecipe:
+    """A training run stated in epochs, and what it means in optimiser steps.
+
+    One epoch is ``repeat`` passes over ``images`` training images, one random patch per image
+    and pass, grouped into batches of ``batch_size``. The official data loader
+    (``train.py``, ``make_data_loader``) builds a ``torch.utils.data.DataLoader`` without
+    ``drop_last``, so the last, partial batch of an epoch is **kept** (``drop_last=False``) and an
+    epoch has ``ceil(images·repeat / batch_size)`` steps. The learning rate warms up from
+    ``lr_start`` to ``lr_peak`` over ``warmup_epochs`` (``GradualWarmupScheduler``, multiplier
+    10), then follows a cosine over ``cosine_epochs``.
+    """
+
+    source: str
+    dataset: str
+    images: int
+    batch_size: int
+    warmup_epochs: int
+    cosine_epochs: int
+    repeat: int = 1
+    drop_last: bool = False
+    lr_patch: int = 48  # LR patch side; the HR patch is 48η x 48η
+    sample_q: int = 48 * 48  # HR pixels (coordinate-RGB pairs) per patch
+    scale_range: tuple[float, float] = (1.0, 4.0)  # η ~ U(lo, hi), one η per batch
+    lr_start: float = 1e-5
+    lr_peak: float = 1e-4
+
+    @property
+    def epochs(self) -> int:
+        return self.warmup_epochs + self.cosine_epochs
+
+    @property
+    def samples_per_epoch(self) -> int:
+        return self.images * self.repeat
+
+    @property
+    def steps_per_epoch(self) -> int:
+        full, rest = divmod(self.samples_per_epoch, self.batch_size)
+        return full + (1 if rest and not self.drop_last else 0)
+
+    @property
+    def last_batch(self) -> int:
+        """Size of the last batch of an epoch (``batch_size`` when the images divide evenly)."""
+        rest = self.samples_per_epoch % self.batch_size
+        return rest if rest and not self.drop_last else self.batch_size
+
+    @property
+    def total_steps(self) -> int:
+        return self.epochs * self.steps_per_epoch
+
+    @property
+    def warmup_steps(self) -> int:
+        return self.warmup_epochs * self.steps_per_epoch
+
+    @property
+    def patches(self) -> int:
+        """Training patches seen in the whole run (each a 48x48 LR patch with ``sample_q`` targets)."""
+        return self.epochs * self.samples_per_epoch
+
+    def describe(self) -> str:
+        """One sentence: the recipe and its step count, every number computed here."""
+        passes = f" x {self.repeat} repeats" if self.repeat != 1 else ""
+        last = "" if self.last_batch == self.batch_size else f", the last one of {self.last_batch} kept"
+        return (f"{self.dataset}: {self.images:,} images{passes} per epoch, batch {self.batch_size} -> "
+                f"{self.steps_per_epoch:,} steps per epoch{last}; {self.warmup_epochs} warm-up + "
+                f"{self.cosine_epochs:,} cosine epochs = {self.epochs:,} epochs = {self.total_steps:,} steps "
+                f"({self.source})")
+
+
+#: The paper's recipe (§IV-A): DF2K, batch 32, lr 1e-5 -> 1e-4 over a 50-epoch warm-up, then
+#: "cosine annealing ... for 1000 epochs" -- 1,050 epochs in all (the official ``epoch_max``).
+#: The paper does not mention a repeat factor, so an epoch is one pass over the 3,450 images.
+TRAINING = TrainingRecipe(
+    source="paper §IV-A",
+    dataset="DF2K",
+    images=sum(DF2K_IMAGES.values()),
+    batch_size=32,
+    warmup_epochs=50,
+    cosine_epochs=1000,
+)
+
+#: The ablations (§IV-C): "we used the DIV2K dataset with a batch size of 16, otherwise
+#: consistent with the above" (Tables III-V).
+ABLATION_TRAINING = TrainingRecipe(
+    source="paper §IV-C",
+    dataset="DIV2K",
+    images=DF2K_IMAGES["DIV2K"],
+    batch_size=16,
+    warmup_epochs=50,
+    cosine_epochs=1000,
+)
+
+#: What the released configs run (``configs/train/train_edsr_baseline_MSIT.yaml``): DIV2K's 800
+#: images listed ``repeat: 40`` times per epoch ("# 20 for bz 16"), batch 32, ``epoch_max: 1050``
+#: with a 50-epoch warm-up -- an "epoch" of 1,000 steps. The stage-2 ``*_rim`` configs draw
+#: η ~ U(1, 8) instead (paper Table V).
+OFFICIAL_TRAINING = TrainingRecipe(
+    source="official train_edsr_baseline_MSIT.yaml",
+    dataset="DIV2K",
+    images=DF2K_IMAGES["DIV2K"],
+    batch_size=32,
+    warmup_epochs=50,
+    cosine_epochs=1000,
+    repeat=40,
+)
+
+#: Exact parameter counts of the official models (full configs): ``trainable`` = what the
+#: optimiser updates; ``rim_buffers`` = the frozen stage-1 weights stored inside every RIM;
+#: ``official`` = what the official ``utils.compute_num_params`` logs (every ``nn.Parameter``,
+#: including the frozen MeanShift constants and FEM mask). ``tests/test_paper.py`` rebuilds each
+#: from ``configs/`` and checks the count.
+OFFICIAL_PARAMS: dict[str, dict[str, int]] = {
+    "edsr-baseline-msit-rim": {"trainable": 6_047_308, "rim_buffers": 2_936_832, "official": 6_049_636},
+    "edsr-baseline-msit": {"trainable": 8_123_980, "rim_buffers": 0, "official": 8_126_308},
+    "rdn-msit-rim": {"trainable": 26_800_844, "rim_buffers": 2_936_832, "official": 26_803_148},
+    "rdn-msit": {"trainable": 28_877_516, "rim_buffers": 0, "official": 28_879_820},
+    "edsr-baseline-liif": {"trainable": 1_567_299, "rim_buffers": 0, "official": 1_567_323},
+    "rdn-liif": {"trainable": 22_320_835, "rim_buffers": 0, "official": 22_320_835},
+}

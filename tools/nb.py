@@ -1,7 +1,10 @@
 """Build the notebooks from their percent-format sources and execute them top to bottom.
 
 Sources live in ``notebooks/_src/*.py`` (``# %%`` starts a code cell, ``# %% [markdown]`` a
-markdown cell whose lines start with ``# ``). They are the reviewable form of the notebooks;
+markdown cell whose lines start with ``# ``). A code cell header may carry flags:
+``# %% hide-output`` collapses the cell's output in Jupyter (metadata ``jupyter.outputs_hidden``,
+tag ``hide-output``) -- the reveal cell of a "predict, then run" exercise, whose stored answer a
+reader should not see before running it. They are the reviewable form of the notebooks;
 the ``.ipynb`` files are generated from them *with outputs*, because nbval compares a fresh run
 against the stored outputs. Course assignments follow the same rule one level down: a source in
 ``notebooks/assignments/_src/`` builds to ``notebooks/assignments/`` and runs with that folder as
@@ -29,6 +32,12 @@ ASSIGNMENTS_SRC = ROOT / "notebooks" / "assignments" / "_src"
 TARGETS = {SRC: ROOT / "notebooks", ASSIGNMENTS_SRC: ROOT / "notebooks" / "assignments"}
 
 
+# cell flag -> metadata merged into the code cell
+FLAGS: dict[str, dict[str, object]] = {
+    "hide-output": {"jupyter": {"outputs_hidden": True}, "tags": ["hide-output"]},
+}
+
+
 def target(src: Path) -> Path:
     """The ``.ipynb`` a source builds to: ``_src/x.py`` -> ``x.ipynb`` in the folder above ``_src``."""
     for folder, out_dir in TARGETS.items():
@@ -41,14 +50,18 @@ def parse(text: str) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
-    cells: list[tuple[str, list[str]]] = []
+    cells: list[tuple[str, list[str], set[str]]] = []
     for line in text.splitlines():
         if line.startswith("# %%"):
-            kind = "markdown" if "[markdown]" in line else "code"
-            cells.append((kind, []))
+            flags = set(line[4:].split())
+            kind = "markdown" if "[markdown]" in flags else "code"
+            unknown = flags - {"[markdown]", *FLAGS}
+            if unknown:
+                raise SystemExit(f"unknown cell flag(s) {sorted(unknown)} in {line!r}; known: {sorted(FLAGS)}")
+            cells.append((kind, [], flags - {"[markdown]"}))
         elif cells:
             cells[-1][1].append(line)
-    for kind, lines in cells:
+    for kind, lines, flags in cells:
         while lines and not lines[-1].strip():
             lines.pop()
         while lines and not lines[0].strip():
@@ -57,7 +70,14 @@ def parse(text: str) -> nbformat.NotebookNode:
             body = "\n".join(l[2:] if l.startswith("# ") else l.lstrip("#") for l in lines)
             nb.cells.append(nbformat.v4.new_markdown_cell(body))
         elif lines:
-            nb.cells.append(nbformat.v4.new_code_cell("\n".join(lines)))
+            cell = nbformat.v4.new_code_cell("\n".join(lines))
+            for flag in sorted(flags):
+                for key, value in FLAGS[flag].items():
+                    if isinstance(value, dict):
+                        cell.metadata.setdefault(key, {}).update(value)
+                    else:
+                        cell.metadata.setdefault(key, []).extend(value)
+            nb.cells.append(cell)
     return nb
 
 

@@ -17,6 +17,12 @@ What the checks pin down, and why:
   ``receptive_radius`` equals what a gradient probe measures (tiled inference relies on it);
 * **LAM on the module**: a finite, non-zero attribution whose completeness gap is small.
 
+The package holds the answer (``msit_lite.viz.lam``), so the student's file must not use it: the
+shared :func:`msit_lite.grading.a1.reference_uses` reads it for imports and calls of ``blur_path``,
+``path_integrated_gradients``, ``lam``, ``diffusion_index``, ``heat_map``, ``gini`` (the helpers
+``blur``, ``Window``, ``WindowObjective`` stay allowed), and the path is also checked with a
+``blur_fn`` of the grader's -- a path the package's ``blur_path`` cannot produce.
+
 Everything runs on images of at most 20×20 pixels with ≤ 8 path steps: well under a second each.
 """
 from __future__ import annotations
@@ -27,6 +33,7 @@ import torch
 from torch import Tensor, nn
 
 from msit_lite.errors import MsitError
+from msit_lite.grading.a1 import forbid_reference
 from msit_lite.grading.core import Assignment, Check, CheckFailed, extra_file, max_error, need, need_tensor
 
 STUDENT_FILE = "a5_lam.py"
@@ -45,6 +52,32 @@ TINY_MSIT = {
 }
 
 
+_LAM_ANSWERS = {"blur_path", "path_integrated_gradients", "lam", "integrated_gradients", "diffusion_index", "gini",
+                "heat_map", "LamResult"}
+#: The package's answers to A5 (module -> names); ``blur``, ``Window`` and ``WindowObjective`` are allowed.
+A5_REFERENCE: dict[str, set[str]] = {
+    "msit_lite.viz.lam": _LAM_ANSWERS,
+    "msit_lite.viz": _LAM_ANSWERS,
+    "msit_lite.grading": {"*"},
+}
+
+
+def _no_reference(module: ModuleType) -> None:
+    forbid_reference(module, A5_REFERENCE, "LAM (msit_lite.viz.lam)", "notebook sections 2-5")
+
+
+def fade(img: Tensor, sigma: float, size: int = 9) -> Tensor:  # noqa: ARG001 (the signature of blur)
+    """A path the package's ``blur_path`` cannot make: fade towards the image's mean colour
+    (``sigma`` = 0: the image itself; ``sigma`` = 1.2: 60 % of the way to a flat image)."""
+    return img + (sigma / 2.0) * (img.mean(dim=(-2, -1), keepdim=True) - img)
+
+
+def _path_with(blur_fn, img: Tensor, sigma: float, steps: int, size: int) -> tuple[Tensor, Tensor]:
+    """Right-end points and increments of the path λ(α) = blur_fn(img, σ(1 − α), size)."""
+    ends = torch.stack([blur_fn(img, sigma * (1 - i / steps), size) for i in range(steps + 1)])
+    return ends[1:], ends[1:] - ends[:-1]
+
+
 def _smooth_image(h: int = 16, w: int = 16) -> Tensor:
     """A textured but smooth test image ``[3, h, w]`` in [0, 1] (edges for the objective to explain)."""
     y = torch.linspace(0, 1, h).view(h, 1)
@@ -53,8 +86,14 @@ def _smooth_image(h: int = 16, w: int = 16) -> Tensor:
     return (0.5 + 0.35 * base + 0.05 * torch.rand(3, h, w)).clamp(0, 1)
 
 
-def _path(module: ModuleType, img: Tensor, sigma: float, steps: int, size: int) -> tuple[Tensor, Tensor]:
-    out = need(module, "blur_path")(img, sigma, steps, size)
+def _path(module: ModuleType, img: Tensor, sigma: float, steps: int, size: int, **kw) -> tuple[Tensor, Tensor]:
+    try:
+        out = need(module, "blur_path")(img, sigma, steps, size, **kw)
+    except TypeError as e:
+        if kw and "blur_fn" in str(e):
+            raise CheckFailed(f"blur_path(..., blur_fn=...) failed ({e}): blur_path takes the blur as its blur_fn "
+                              f"argument (the stub's signature)") from None
+        raise
     if not isinstance(out, tuple) or len(out) != 2:
         raise CheckFailed(f"blur_path should return a tuple (points, deltas), got {type(out).__name__}")
     shape = (steps, *img.shape)
@@ -74,6 +113,7 @@ def _pig(module: ModuleType, objective, points: Tensor, deltas: Tensor) -> Tenso
 def check_path(module: ModuleType) -> None:
     from msit_lite.viz.lam import blur, blur_path
 
+    _no_reference(module)
     img = torch.rand(3, 12, 14)
     sigma, steps, size = 1.2, 5, 5
     points, deltas = _path(module, img, sigma, steps, size)
@@ -84,17 +124,25 @@ def check_path(module: ModuleType) -> None:
     telescoped = max_error(deltas.sum(0), img - blur(img, sigma, size))
     if telescoped > 1e-5:
         raise CheckFailed(f"the increments should add up to x − blur(x, σ) (they telescope); max error "
-                          f"{telescoped:.2e} -- deltas[i] = λ(α_(i+1)) − λ(α_i) with α_i = i/steps")
+                          f"{telescoped:.2e} (notebook section 2)")
     ref_points, ref_deltas = blur_path(img, sigma, steps, size, rule="right")
     err = max(max_error(points, ref_points), max_error(deltas, ref_deltas))
     if err > 1e-5:
-        raise CheckFailed(f"your path differs from LAM's (msit_lite.viz.lam.blur_path) by max {err:.2e}: "
-                          f"σ(α) = σ·(1 − α), α_i = i/steps, points[i] = λ(α_(i+1))")
+        raise CheckFailed(f"your path differs from LAM's (msit_lite.viz.lam.blur_path) by max {err:.2e}: compare "
+                          f"your σ(α) and α_i with notebook section 2")
+    points, deltas = _path(module, img, sigma, steps, size, blur_fn=fade)
+    want_points, want_deltas = _path_with(fade, img, sigma, steps, size)
+    err = max(max_error(points, want_points), max_error(deltas, want_deltas))
+    if err > 1e-5:
+        raise CheckFailed(f"with blur_fn= another degradation (a fade to the mean colour) your path differs from "
+                          f"λ(α) = blur_fn(x, σ(1 − α)) by max {err:.2e}: the path must be built with the blur_fn it "
+                          f"is given (notebook section 2)")
 
 
 def check_completeness(module: ModuleType) -> None:
     from msit_lite.viz.lam import blur, blur_path
 
+    _no_reference(module)
     img = torch.rand(3, 10, 10)
     points, deltas = blur_path(img, 1.2, 6, 5, rule="right")
     baseline = blur(img, 1.2, 5)
@@ -106,22 +154,22 @@ def check_completeness(module: ModuleType) -> None:
         total = float(attr.double().sum())
         change = float(linear(img[None]) - linear(baseline[None]))
         raise CheckFailed(f"for the linear objective F(x) = Σ w·x the attribution must be w ⊙ (x − x') exactly; "
-                          f"max error {err:.2e} (ΣA = {total:.4f}, F(x) − F(x') = {change:.4f}) -- multiply the "
-                          f"gradient at points[i] by deltas[i] and sum over the steps (notebook section 3)")
+                          f"max error {err:.2e} (ΣA = {total:.4f}, F(x) − F(x') = {change:.4f}) (notebook section 3)")
     square = lambda b: b.square().sum(dim=(1, 2, 3))  # noqa: E731
     attr = _pig(module, square, points, deltas)
     gap = float(attr.double().sum()) - float((img.double() ** 2).sum() - (baseline.double() ** 2).sum())
     expected = float((deltas.double() ** 2).sum())  # right-end rule: every step overshoots by Δ²
     if abs(gap - expected) > 1e-4 * max(1.0, abs(expected)):
         raise CheckFailed(f"for F(x) = Σ x² the completeness gap ΣA − (F(x) − F(x')) should be exactly Σ Δ² = "
-                          f"{expected:.4f} with gradients at the given points; got {gap:.4f} -- evaluate ∇F at "
-                          f"points[i] (not at another point) (notebook section 3)")
+                          f"{expected:.4f} with gradients at the given points; got {gap:.4f}: which gradient is paired "
+                          f"with which increment? (notebook section 3)")
 
 
 def check_agrees_with_lam(module: ModuleType) -> None:
     from msit_lite.models import make
-    from msit_lite.viz.lam import Window, lam
+    from msit_lite.viz.lam import Window, WindowObjective, lam, path_integrated_gradients
 
+    _no_reference(module)
     model = make(TINY_MSIT, "model").eval()
     img = _smooth_image(16, 16)
     window = Window(top=10, left=12, size=8)
@@ -131,13 +179,28 @@ def check_agrees_with_lam(module: ModuleType) -> None:
     err, peak = max_error(got, ref), float(ref.abs().max())
     if err > 1e-4 * peak + 1e-6:
         raise CheckFailed(f"attribute() differs from msit_lite.viz.lam.lam on a tiny MSIT by max {err:.2e} "
-                          f"(largest attribution {peak:.2e}) -- HR size round(h·scale), WindowObjective, your path, "
-                          f"your integrated gradient (notebook section 4)")
+                          f"(largest attribution {peak:.2e}) (notebook section 4)")
+    # the same with a path the package's lam() cannot take
+    try:
+        got = need(module, "attribute")(model, img, window, 2, sigma=1.2, steps=4, size=5, blur_fn=fade)
+    except TypeError as e:
+        if "blur_fn" in str(e):
+            raise CheckFailed(f"attribute(..., blur_fn=...) failed ({e}): attribute passes its blur_fn on to the path "
+                              f"(the stub's signature)") from None
+        raise
+    points, deltas = _path_with(fade, img, 1.2, 4, 5)
+    want = path_integrated_gradients(WindowObjective(model, (32, 32), window), points, deltas)
+    err, peak = max_error(need_tensor(got, "attribute(..., blur_fn=fade)", tuple(want.shape)), want), float(want.abs().max())
+    if err > 1e-4 * peak + 1e-6:
+        raise CheckFailed(f"attribute(..., blur_fn=another degradation) differs from the integrated gradient along that "
+                          f"path by max {err:.2e} (largest attribution {peak:.2e}): is blur_fn passed on to your path? "
+                          f"(notebook section 4)")
 
 
 def check_diffusion_index(module: ModuleType) -> None:
     from msit_lite.viz.lam import diffusion_index, heat_map
 
+    _no_reference(module)
     di_fn = need(module, "diffusion_index")
 
     def di(a: Tensor) -> float:
@@ -162,9 +225,8 @@ def check_diffusion_index(module: ModuleType) -> None:
         if not 0.0 <= got <= 100.0:
             raise CheckFailed(f"DI must lie in [0, 100], got {got:.4f}")
         if abs(got - want) > 1e-6:
-            raise CheckFailed(f"your DI {got:.4f} differs from msit_lite.viz.lam's {want:.4f} -- heat = |Σ_c A_c| "
-                              f"(sum the channels first, then the absolute value), Gini of the sorted values "
-                              f"(notebook section 5)")
+            raise CheckFailed(f"your DI {got:.4f} differs from msit_lite.viz.lam's {want:.4f}: look at how the heat map "
+                              f"combines the colour channels and the absolute value (notebook section 5)")
 
 
 def _build_module(module: ModuleType, channels: int = 16, **kw) -> nn.Module:
@@ -172,7 +234,8 @@ def _build_module(module: ModuleType, channels: int = 16, **kw) -> nn.Module:
 
     name = need(module, "FEM_NAME", "constant")
     if name not in names("fem"):
-        raise CheckFailed(f"no fem named {name!r} is registered -- keep @register('fem', FEM_NAME) above CrossShift")
+        raise CheckFailed(f"no fem named {name!r} is registered: the @register line of the stub above CrossShift is "
+                          f"missing or changed (notebook section 6)")
     built = lookup("fem", name)(channels=channels, **kw)
     if not isinstance(built, nn.Module):
         raise CheckFailed(f"the fem builder returned {type(built).__name__}; expected an nn.Module")
@@ -197,13 +260,15 @@ def check_module(module: ModuleType) -> None:
         raise CheckFailed(f"an output pixel of your module looks {reach} pixels away but receptive_radius says "
                           f"{declared!r} -- tiled inference pads by receptive_radius, so it must be the true reach")
     if reach == 0:
-        raise CheckFailed("your module does not move anything (reach 0): shift the channel groups by `stride` pixels")
+        raise CheckFailed("your module does not move anything: an output pixel depends only on the same input pixel "
+                          "(notebook section 6)")
 
 
 def check_lam_on_module(module: ModuleType) -> None:
     from msit_lite.config import build_model, load_config
     from msit_lite.viz.lam import Window, WindowObjective, blur
 
+    _no_reference(module)
     path = extra_file(module, CONFIG_FILE)
     try:
         model = build_model(load_config(path)).eval()
@@ -211,7 +276,8 @@ def check_lam_on_module(module: ModuleType) -> None:
         raise CheckFailed(f"{CONFIG_FILE}: {e}") from None
     cls = need(module, "CrossShift", "class")
     if not any(isinstance(m, cls) for m in model.modules()):
-        raise CheckFailed(f"the model of {CONFIG_FILE} does not contain your CrossShift -- use `fem: a5-cross-shift`")
+        raise CheckFailed(f"the model of {CONFIG_FILE} does not contain your CrossShift: look at which fem its msno "
+                          f"selects (notebook section 6)")
     img = _smooth_image(20, 20)
     window = Window(top=14, left=14, size=10)
     steps = 8
@@ -237,7 +303,7 @@ ASSIGNMENT = Assignment(
     student_file=STUDENT_FILE,
     notebook="A5_lam.ipynb",
     checks=(
-        Check("blur path: right-end points, increments telescope, = LAM's path", check_path),
+        Check("blur path: right-end points, increments telescope, = LAM's path, any blur_fn", check_path),
         Check("completeness on analytic objectives (linear: exact; Σx²: gap = ΣΔ²)", check_completeness),
         Check("attribute() agrees with msit_lite.viz.lam on a tiny MSIT", check_agrees_with_lam),
         Check("Diffusion Index: in [0, 100], flat = 100, spike = 100/n, = the package's", check_diffusion_index),

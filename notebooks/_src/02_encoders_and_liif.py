@@ -13,7 +13,8 @@
 # 1. the encoder — EDSR-baseline (and RDN) *without* the upsampling tail — its shapes on a photo and
 #    its receptive field;
 # 2. the LIIF query built by hand, step by step, and checked against `msit_lite.models.LIIF`;
-# 3. LIIF's parameter count (Table I) and a check against the authors' code (golden tensors).
+# 3. LIIF's parameter count (Table I) and a check against the authors' code (golden tensors);
+# 4. exercises and takeaways.
 
 # %%
 import matplotlib.pyplot as plt
@@ -32,7 +33,7 @@ msit_lite.seed_everything(0)
 torch.set_num_threads(1)  # bit-stable float results for the printed checks
 
 # %% [markdown]
-# ## 1 · EDSR-baseline without upsampling (golden README §4.2)
+# ## 1 · EDSR-baseline without upsampling (official class `EDSR`; `docs/OFFICIAL_CODE.md` §Encoder)
 #
 # EDSR (Lim et al. 2017) in its *baseline* size: 16 residual blocks, 64 feature channels. Its parts:
 #
@@ -77,14 +78,24 @@ def edsr_by_hand(enc: EDSRBaseline, x: torch.Tensor) -> torch.Tensor:
 
 x = torch.randn(1, 3, 20, 24)
 with torch.no_grad():
-    print("hand-built == package EDSRBaseline:", torch.allclose(edsr_by_hand(enc, x), enc(x), atol=1e-6, rtol=0))
+    err = (edsr_by_hand(enc, x) - enc(x)).abs().max().item()
+assert err <= 1e-6
+print(f"hand-built == package EDSRBaseline: max abs diff {err:.1e} (<= 1e-6, asserted)")
 
 # %% [markdown]
 # **Why there is no `MeanShift`.** EDSR's code subtracts the DIV2K mean colour at the start
 # (`sub_mean`) and adds it back at the end (`add_mean`), as two fixed 1×1 convs. The LIIF/MSIT code
 # still *creates* them — so they sit in every official state dict — but both calls are commented out
-# (`edsr.py:133, 143`). They are constants with no effect; the input normalisation
-# `(img − 0.5)/0.5` (golden §4.1) takes their role. msit_lite does not build them, and the checkpoint
+# in `EDSR.forward` (`models/edsr.py`):
+#
+# ```python
+# # x = self.sub_mean(x)
+# ...
+# # x = self.add_mean(x)
+# ```
+#
+# They are constants with no effect; the input normalisation `(img − 0.5)/0.5` of the official configs
+# (`data_norm: {sub: [0.5], div: [0.5]}`, `docs/OFFICIAL_CODE.md` §Normalisation) takes their role. msit_lite does not build them, and the checkpoint
 # converter drops their keys (the last cell of this notebook shows it on real official weights).
 #
 # ### Shapes on a real photo
@@ -99,7 +110,7 @@ hr = skimage.data.astronaut()                      # 512 x 512 x 3, uint8
 lr_img = imresize(hr, scale=1 / 4)                 # 128 x 128 x 3
 patch = lr_img[10:58, 40:88]                       # 48 x 48, the face
 lr = torch.from_numpy(patch).permute(2, 0, 1)[None].float() / 255
-lr = (lr - 0.5) / 0.5                              # the model's input space (golden §4.1)
+lr = (lr - 0.5) / 0.5                              # the model's input space: data_norm sub 0.5, div 0.5
 with torch.no_grad():
     z = enc(lr)
 print("HR photo   ", hr.shape)
@@ -107,10 +118,12 @@ print("LR image   ", lr_img.shape)
 print("LR patch   ", tuple(lr.shape), " (b, 3, h, w)")
 print("latent Z   ", tuple(z.shape), "(b, C, h, w): same h x w, C = 64")
 
-fig, axes = plt.subplots(1, 5, figsize=(13, 2.8))
+fig, axes = plt.subplots(1, 5, figsize=(14, 2.8))
 axes[0].imshow(patch); axes[0].set_title("LR patch 48×48")
 for ax, c in zip(axes[1:], (0, 1, 2, 3)):
-    ax.imshow(z[0, c], cmap="RdBu_r"); ax.set_title(f"Z channel {c}")
+    lim = z[0, c].abs().max().item()
+    im = ax.imshow(z[0, c], cmap="RdBu_r", vmin=-lim, vmax=lim); ax.set_title(f"Z channel {c}")
+    fig.colorbar(im, ax=ax, fraction=0.046)
 for ax in axes:
     ax.axis("off")
 plt.tight_layout(); plt.show()
@@ -165,7 +178,7 @@ plt.tight_layout(); plt.show()
 # at trained models with LAM). That small effective view is one motivation for MSIT's large kernels
 # (MSC, up to 33×33) and its attention window.
 #
-# ## 2 · LIIF, built by hand (golden README §6)
+# ## 2 · LIIF, built by hand (official `LIIF.query_rgb`; `docs/OFFICIAL_CODE.md` §LIIF)
 #
 # LIIF predicts the colour at a continuous coordinate χ from the latent codes *near* χ. We use a
 # small random LIIF — the one of the golden tensors (`configs/golden/liif-small.yaml`: EDSR-baseline
@@ -203,9 +216,9 @@ b, C = feat.shape[:2]
 padded = F.pad(feat, (1, 1, 1, 1))
 neigh = torch.stack([padded[:, :, ky:ky + h, kx:kx + w] for ky in range(3) for kx in range(3)], dim=2)
 feat_u = neigh.reshape(b, C * 9, h, w)                                  # [1, 144, h, w]
-print("Z", tuple(feat.shape), "-> unfolded", tuple(feat_u.shape))
-print("== F.unfold:", torch.equal(feat_u, F.unfold(feat, 3, padding=1).view(b, C * 9, h, w)))
-print("== model.encode(lr)['feat']:", torch.equal(feat_u, model.encode(lr_s)["feat"].detach()))
+assert torch.equal(feat_u, F.unfold(feat, 3, padding=1).view(b, C * 9, h, w))
+assert torch.equal(feat_u, model.encode(lr_s)["feat"].detach())
+print("Z", tuple(feat.shape), "-> unfolded", tuple(feat_u.shape), "== F.unfold == model.encode(lr)['feat'] (asserted)")
 
 # %% [markdown]
 # ### Step 2 — the four nearest latent codes
@@ -295,10 +308,11 @@ with torch.no_grad():
     trace = Trace()
     ref = model.query(model.encode(lr_s), coord, cell, trace)
 err = (out - ref).abs().max().item()
-print("output", tuple(out.shape))
-print("hand-built LIIF == msit_lite LIIF.query, max abs diff <= 1e-6:", err <= 1e-6)
-print("MLP inputs identical to the traced ones:", all(torch.equal(mlp_inputs[k], trace[f"imnet_in.{k}"]) for k in range(4)))
 assert err <= 1e-6
+assert all(torch.equal(mlp_inputs[k], trace[f"imnet_in.{k}"]) for k in range(4))
+print("output", tuple(out.shape))
+print(f"hand-built LIIF == msit_lite LIIF.query: max abs diff {err:.1e} (<= 1e-6, asserted)")
+print("MLP inputs identical to the traced ones (asserted)")
 
 # %% [markdown]
 # The 4 rectangles for one query point (in LR pixel units; dots are LR pixel centres, grey lines LR
@@ -330,7 +344,8 @@ ax.set_xlim(cy[0][1] - 0.7, cy[3][1] + 0.9); ax.set_ylim(cy[3][0] + 0.9, cy[0][0
 ax.set_xlabel("x (LR pixels)"); ax.set_ylabel("y (LR pixels)"); ax.set_aspect("equal")
 ax.set_title("local ensemble: area opposite each corner")
 plt.tight_layout(); plt.show()
-print("weights sum to 1:", abs(sum(w_k) - 1) < 1e-6)
+assert abs(sum(w_k) - 1) < 1e-6
+print("weights:", [round(v, 3) for v in w_k], "sum to 1 (asserted)")
 
 # %% [markdown]
 # **What the ensemble buys.** Query the same model along one horizontal line of 400 points, with and
@@ -358,29 +373,33 @@ plt.tight_layout(); plt.show()
 print(f"largest step between neighbouring queries: nearest {y_flat.diff().abs().max():.3f}, ensemble {y_ens.diff().abs().max():.3f}")
 
 # %% [markdown]
-# ## 3 · Parameter count (Table I: EDSR-baseline-LIIF "1.6M")
+# ## 3 · Parameter count (Table I: EDSR-baseline-LIIF)
 #
 # The full LIIF config: EDSR-baseline (16 × 64) and an MLP with 4 hidden layers of 256 (ReLU) whose
-# input is 64·9 + 2 + 2 = 580. `msit_lite.params` counts it the way the official code does.
+# input is 64·9 + 2 + 2 = 580. `msit_lite.params` counts it the way the official code does; the paper's
+# printed number and the official exact count come from `msit_lite.paper`.
 
 # %%
+from msit_lite import paper
 from msit_lite.config import build_model, load_config
 from msit_lite.params import count_parameters
 from msit_lite.paths import repo_dir
 
 full = build_model(load_config(repo_dir() / "configs" / "edsr-baseline-liif.yaml"))
 report = count_parameters(full)
+printed = paper.TABLE_I.row("EDSR-baseline-LIIF").params
+assert report.trainable == paper.OFFICIAL_PARAMS["edsr-baseline-liif"]["trainable"]
+assert paper.format_params(report.trainable) == printed
 print(f"MLP input size: {full.decoder.in_dim}")
 for name, counts in report.modules.items():
     print(f"  {name:<8} {counts['trainable']:>10,}")
-print(f"  {'total':<8} {report.trainable:>10,}   (paper, Table I: 1.6M)")
-assert report.trainable == 1_567_299
+print(f"  {'total':<8} {report.trainable:>10,}   = the official count; the paper's Table I prints {printed}")
 
 # %% [markdown]
 # ## 4 · Check against the authors' code
 #
-# `../shared/golden` holds tensors produced by the official LIIF code (golden README §6) with random
-# weights. We load those official weights through `msit_lite.official` (which renames `imnet.*` →
+# The developers' golden tensors (not shipped with the package; `MSIT_GOLDEN` points to them) were
+# produced by the official LIIF code with random weights. We load those official weights through `msit_lite.official` (which renames `imnet.*` →
 # `decoder.*` and drops the unused MeanShift constants) and compare the full prediction on the
 # 52×62 HR grid. This cell needs the developers' golden folder; without it, it prints one line and
 # does nothing.
@@ -410,5 +429,99 @@ else:
     assert gerr < 1e-5
 
 # %% [markdown]
+# ## Exercises
+#
+# Each exercise cell runs as it is; put your answer where it says so and run it again. A **predict, then
+# run** exercise has a second cell whose output is collapsed: decide first, then run it.
+
+# %%
+def reveal(guess, answer, hint="", close=None):
+    """Compare a prediction with the answer computed from the package: prints, never raises."""
+    def same(a, b):
+        if close is not None and isinstance(a, (int, float)) and isinstance(b, (int, float)):
+            return abs(a - b) <= close * max(abs(b), 1e-12)
+        if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)) and len(a) == len(b):
+            return all(same(x, y) for x, y in zip(a, b))
+        return str(a).strip().lower() == str(b).strip().lower()
+
+    if guess is None:
+        print(f"(no prediction entered) the answer is {answer!r}")
+    elif same(guess, answer):
+        print(f"✓ right: {answer!r}")
+    else:
+        print(f"✗ you said {guess!r}, the package says {answer!r}" + (f" -- {hint}" if hint else ""))
+
+
+def receptive_field(encoder: torch.nn.Module, size: int = 81) -> int:
+    """Side of the non-zero-gradient square of one output position (measured as in §1)."""
+    x = torch.randn(1, 3, size, size, requires_grad=True)
+    encoder(x)[0, :, size // 2, size // 2].sum().backward()
+    rows = torch.nonzero(x.grad.abs().sum((0, 1, 3))).flatten()
+    return int(rows.max() - rows.min() + 1)
+
+# %% [markdown]
+# **Exercise 1 (predict, then run).** MSIT-lite's encoder (`configs/lite-msit.yaml`) is an EDSR-baseline
+# with **4** residual blocks of 32 channels. What is its receptive field (side, in LR pixels)?
+
+# %%
+my_answer_1 = None   # an integer
+
+# %% hide-output
+lite_enc = make({"name": "edsr-baseline", "args": {"n_resblocks": 4, "n_feats": 32}}, "encoder")
+reveal(my_answer_1, receptive_field(lite_enc),
+       hint="count the 3x3 convs in sequence: head, 2 per block, the body conv; each adds 1 pixel per side")
+
+# %% [markdown]
+# **Exercise 2 (predict, then run).** A query sits *exactly* on an LR pixel centre. Which corner gets
+# (almost) all of the local-ensemble weight: its own pixel (`"own"`), the diagonal neighbour
+# (`"diagonal"`), or do all four share it (`"equal"`)?
+
+# %%
+my_answer_2 = None   # "own", "diagonal" or "equal"
+
+# %% hide-output
+at_centre = make_coord((h, w))[None, 5 * w + 7: 5 * w + 8]            # the centre of LR pixel (5, 7)
+areas_c = []                                                          # §2's loop, for this one query
+for vx in (-1, 1):
+    for vy in (-1, 1):
+        c = at_centre.clone(); c[..., 0] += vx / h + 1e-6; c[..., 1] += vy / w + 1e-6
+        c = c.clamp(-1 + 1e-6, 1 - 1e-6)
+        qc = F.grid_sample(lr_grid, to_grid(c).unsqueeze(1), mode="nearest", align_corners=False)[0, :, 0, 0]
+        r = (at_centre[0, 0] - qc) * torch.tensor([h, w])
+        areas_c.append((r[0] * r[1]).abs().item() + 1e-9)
+weights_c = [areas_c[3 - k] / sum(areas_c) for k in range(4)]
+print("weights of corners 0-3 (corner 0 = own pixel):", [round(v, 4) for v in weights_c])
+reveal(my_answer_2, "own" if weights_c[0] > 0.99 else ("equal" if max(weights_c) < 0.3 else "diagonal"),
+       hint="a corner is weighted by the area of the rectangle between the query and the OPPOSITE corner")
+
+# %% [markdown]
+# **Exercise 3 (predict, then run).** Build the small LIIF with `feat_unfold=False` (and everything else
+# as in §2). How wide is the MLP input now?
+
+# %%
+my_answer_3 = None   # an integer
+
+# %% hide-output
+no_unfold = LIIF(small_spec["args"]["encoder"], small_spec["args"]["decoder"], feat_unfold=False)
+reveal(my_answer_3, no_unfold.decoder.in_dim, hint="one code of C = 16 channels instead of 9C, plus rel (2) and cell (2)")
+
+# %% [markdown]
+# **Exercise 4.** Re-run the ensemble picture of §2 for a query near the image border (e.g.
+# `qi = 0 * W + 1`). What happens to the four corners, and why does the clamp `[−1 + 1e-6, 1 − 1e-6]`
+# make two of them the same pixel?
+#
+# ## Takeaways
+#
+# * The encoder (EDSR-baseline, RDN) keeps the LR resolution: **one latent code per LR pixel**; the
+#   upsampling tail is gone because the decoder can be asked anywhere. Its receptive field is set by the
+#   number of 3×3 convs (69×69 for EDSR-baseline), the *effective* one is much smaller.
+# * LIIF reads the 4 codes around a query (with a 1e-6 nudge so that ties at pixel boundaries resolve
+#   consistently), feeds `[code (9C) | rel (2) | cell (2)]` to an MLP and blends the 4 predictions with
+#   the areas of the opposite rectangles: bilinear interpolation of *predictions*, continuous in χ.
+# * `rel` and `cell` are in half-LR-pixel units (notebook 01); the unfolded codes give each query a 3×3
+#   neighbourhood of codes.
+# * Every step above is asserted equal to `msit_lite.models.LIIF`, whose full model is checked against the
+#   official code's tensors.
+#
 # **Next:** notebook 03 starts MSIT proper with its first, parameter-free piece: the Feature
 # Enhancement Module (Eq. 2–3).

@@ -8,7 +8,7 @@
 # trick as the spatial shift operations of efficient CNNs).
 #
 # The paper describes FEM in words and with two equations; the released code does something
-# noticeably different (golden README §4.3, §9.1–9.2; `docs/REPRODUCTION.md` rows 1–2). We build
+# noticeably different (`docs/OFFICIAL_CODE.md` §FEM; `docs/REPRODUCTION.md` rows 1–2). We build
 # **both** by hand and check them against `msit_lite.models.fem.FEM` (`mode="paper"` and
 # `mode="official"`, the default, which every official checkpoint was trained with).
 
@@ -52,11 +52,12 @@ eq2 = torch.cat([Z[..., 5 - n:], Z[..., : 5 - n]], dim=-1)       # Eq. 2 literal
 eq3 = torch.tensor([[0.0, 0, 0], [1, 0, 0], [0, 0, 0]]).view(1, 1, 3, 3)
 print("Z\n", Z[0, 0].int())
 print("Eq. 2 (shift right by 1)\n", eq2[0, 0].int())
+assert torch.equal(eq2, torch.roll(Z, 1, dims=-1))
 for n in (1, 2):
     rolled = torch.roll(Z, shifts=n, dims=-1)
     conv = F.conv2d(F.pad(Z, (n, n, n, n), mode="circular"), eq3, dilation=n)
-    print(f"n={n}: roll == circular pad + Eq. 3 kernel with dilation {n}:", torch.equal(rolled, conv))
-print("Eq. 2 == roll by 1:", torch.equal(eq2, torch.roll(Z, 1, dims=-1)))
+    assert torch.equal(rolled, conv)
+print("Eq. 2 == roll by 1; roll by n == circular pad + Eq. 3 kernel with dilation n, for n = 1, 2 (asserted)")
 
 # %% [markdown]
 # ## 2 · The paper's FEM: eight contiguous groups, eight directions
@@ -95,15 +96,31 @@ z = torch.randn(2, 64, 9, 11)
 for m in (1, 2):
     a, b = fem_paper_roll(z, m), depthwise_shift(z, paper_kernels(64), m)
     pkg = FEM(64, mix_margin=m, mode="paper")(z)
-    print(f"m={m}: roll == depthwise conv: {torch.equal(a, b)};  == msit_lite FEM(mode='paper'): {torch.equal(a, pkg)}")
-print("kernels == msit_lite paper_mask:", torch.equal(paper_kernels(64), paper_mask(64)))
+    assert torch.equal(a, b) and torch.equal(a, pkg)
+    print(f"m={m}: roll == depthwise conv == msit_lite FEM(mode='paper'), bit for bit (asserted)")
+assert torch.equal(paper_kernels(64), paper_mask(64))
+print("kernels == msit_lite paper_mask (asserted)")
 
 # %% [markdown]
-# ## 3 · The official FEM (class `LEM`, `test_mod.py:38-86`)
+# ## 3 · The official FEM (class `LEM` in the official `test_mod.py`)
 #
-# The released code builds the kernel bank differently. It starts from zeros and **sets** taps by
-# channel index *modulo 4*, then by channel index *modulo 8* — without clearing the first ones. Result
-# (golden README §4.3, table for the margin 1 every model uses):
+# The released code builds the kernel bank differently. Its constructor (`LEM.__init__`, with
+# `mix_margin = 1`) starts from a zero mask and **sets** taps by channel index *modulo 4*, then by channel
+# index *modulo 8* — without clearing the first ones:
+#
+# ```python
+# self.mask[3::4, 0, 0, mix_margin] = 1.
+# self.mask[2::4, 0, -1, mix_margin] = 1.
+# self.mask[1::4, 0, mix_margin, 0] = 1.
+# self.mask[0::4, 0, mix_margin, -1] = 1.
+#
+# self.mask[4::8, 0, 0, 2] = 1.
+# self.mask[5::8, 0, 2, 0] = 1.
+# self.mask[6::8, 0, 2, 2] = 1.
+# self.mask[7::8, 0, 0, 0] = 1.
+# ```
+#
+# Result, for the margin 1 every model uses:
 #
 # | c mod 8 | taps (a, b) | out[c, y, x] |
 # | --- | --- | --- |
@@ -138,12 +155,14 @@ def fem_official_roll(z: torch.Tensor, m: int = 1) -> torch.Tensor:
                        for a, b in OFFICIAL_TAPS[c % 8]))
     return torch.stack(out, dim=1)
 
-print("kernels == msit_lite official_mask:", torch.equal(official_kernels(64), official_mask(64)))
+assert torch.equal(official_kernels(64), official_mask(64))
+print("kernels == msit_lite official_mask (asserted)")
 for m in (1, 2):
     a = fem_official_roll(z, m)
     b = depthwise_shift(z, official_kernels(64), m)
     pkg = FEM(64, mix_margin=m, mode="official")(z)
-    print(f"m={m}: roll == depthwise conv: {torch.equal(a, b)};  == msit_lite FEM(mode='official'): {torch.equal(a, pkg)}")
+    assert torch.equal(a, b) and torch.equal(a, pkg)
+    print(f"m={m}: roll == depthwise conv == msit_lite FEM(mode='official'), bit for bit (asserted)")
 
 # %% [markdown]
 # (One more quirk, for completeness: the official constructor also takes a margin argument and uses
@@ -163,16 +182,18 @@ def moves(kernel: torch.Tensor) -> str:
     taps.sort(key=lambda t: (t[0] != 1) + (t[1] != 1))            # axial before diagonal
     return " +\n".join(names[(1 - a, 1 - b)] for a, b in taps)
 
-fig, axes = plt.subplots(2, 8, figsize=(13, 4.2))
+fig, axes = plt.subplots(2, 8, figsize=(13.5, 4.2))
 for row, (title, bank) in enumerate((("paper", paper_kernels(8)), ("official", official_kernels(8)))):
     for c in range(8):
         ax = axes[row, c]
-        ax.imshow(bank[c, 0], cmap="Greys", vmin=0, vmax=1.3)
+        im = ax.imshow(bank[c, 0], cmap="Greys", vmin=0, vmax=1.3)
         ax.set_xticks(np.arange(-0.5, 3), minor=True); ax.set_yticks(np.arange(-0.5, 3), minor=True)
         ax.grid(which="minor", color="0.6", lw=0.5); ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
         ax.set_title(f"c{c}: {moves(bank[c])}", fontsize=8)
     axes[row, 0].set_ylabel(title, fontsize=11)
-plt.tight_layout(); plt.show()
+plt.tight_layout()
+fig.colorbar(im, ax=axes, fraction=0.012, pad=0.01, label="kernel tap")
+plt.show()
 
 # %% [markdown]
 # What each of the 64 channels of MSNO's input gets (same colour = same kernel): contiguous blocks for
@@ -233,10 +254,12 @@ with torch.no_grad():
     o1 = FEM(8, mix_margin=1, mode="official")(z_img)[0]
 panels = [("paper c0 (up)", p1[0] - z_img[0, 0]), ("paper c7 (right)", p1[7] - z_img[0, 7]),
           ("official c0", o1[0] - z_img[0, 0]), ("official c4 (two taps)", o1[4] - 2 * z_img[0, 4])]
-fig, axes = plt.subplots(1, 4, figsize=(10, 2.8))
+fig, axes = plt.subplots(1, 4, figsize=(11, 2.8))
 for ax, (title, d) in zip(axes, panels):
-    ax.imshow(d, cmap="RdBu_r", vmin=-0.3, vmax=0.3); ax.set_title(f"{title}: out − in", fontsize=9); ax.axis("off")
-plt.tight_layout(); plt.show()
+    im = ax.imshow(d, cmap="RdBu_r", vmin=-0.3, vmax=0.3); ax.set_title(f"{title}: out − in", fontsize=9); ax.axis("off")
+plt.tight_layout()
+fig.colorbar(im, ax=axes, fraction=0.015, pad=0.01, label="out − in (grey levels in [0, 1])")
+plt.show()
 
 # %% [markdown]
 # ## 4 · No parameters — and a "learnable" stride that cannot learn
@@ -252,10 +275,20 @@ print("state_dict keys:", list(fem.state_dict()), "| stride used:", fem.stride)
 
 # %% [markdown]
 # The paper: "FEM has a learnable shift stride size, which allows Z to enrich the feature with varying
-# degrees". The official code makes `mix_margin` an `nn.Parameter(1.0, requires_grad=True)` — but uses
-# it as `m = int(mix_margin.item())` (`test_mod.py:81`). `int()` turns the tensor into a Python
-# number: the autograd graph is cut, and `mix_margin` never receives a gradient (golden §9.2). The
-# gist of the official module, in eight lines:
+# degrees". The official constructor indeed makes the stride a trainable parameter,
+#
+# ```python
+# self.mix_margin = nn.Parameter(torch.tensor(mix_margin, dtype=torch.float), requires_grad=True)
+# ```
+#
+# but `LEM.forward` uses it as
+#
+# ```python
+# m = int(self.mix_margin.item())
+# ```
+#
+# `int()` turns the tensor into a Python number: the autograd graph is cut, and `mix_margin` never
+# receives a gradient. The gist of the official module, in eight lines:
 
 # %%
 class OfficialStyleFEM(nn.Module):
@@ -272,11 +305,13 @@ toy = OfficialStyleFEM(8)
 x = torch.randn(1, 8, 6, 6, requires_grad=True)
 loss = (toy(x) - torch.randn(1, 8, 6, 6)).square().mean()
 loss.backward()
-print("gradient reaches the input:     ", x.grad is not None)
-print("gradient reaches mix_margin:    ", toy.mix_margin.grad is not None, f"(grad = {toy.mix_margin.grad})")
+assert x.grad is not None and toy.mix_margin.grad is None
+print("gradient reaches the input:      True")
+print("gradient reaches mix_margin:     False (grad = None)")
 opt = torch.optim.Adam(toy.parameters(), lr=0.5)
 for _ in range(3):
     opt.step()
+assert toy.mix_margin.item() == 1.0
 print("mix_margin after 3 Adam steps:  ", toy.mix_margin.item())
 
 # %% [markdown]
@@ -294,10 +329,14 @@ def fractional_shift_right(x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
 s = torch.tensor(1.3, requires_grad=True)
 img = torch.from_numpy(cam[40:72, 40:72])
 (fractional_shift_right(img, s) - torch.roll(img, 2, dims=-1)).square().mean().backward()
+assert s.grad.item() < 0
 print(f"d loss / d s = {s.grad.item():.4f}  (non-zero: the stride could learn;"
-      f" a descent step moves s towards the true shift 2: {s.grad.item() < 0})")
+      f" negative: a descent step moves s towards the true shift 2)")
 
 # %% [markdown]
+# **Assignment A7** (`notebooks/assignments/A7_learnable_stride.ipynb`) builds the whole module: a FEM
+# with the paper's eight directions whose stride is a real parameter that receives a gradient and learns.
+#
 # msit_lite keeps the official behaviour (the goldens and the checkpoints need it): `mix_margin` is a
 # non-trainable buffer, read with `int()` at every forward. For parameter *counts*, the official
 # `compute_num_params` counts `mix_margin` (1) and the mask (C·9) as parameters; `msit_lite.params`
@@ -322,14 +361,104 @@ if not (gdir / "lem_m1.io.safetensors").is_file():
 else:
     sd = load_file(str(gdir / "lem_m1.weights.safetensors"))
     io = load_file(str(gdir / "lem_m1.io.safetensors"))
-    print("official mix_margin:", sd["mix_margin"].item())
-    print("official mask == hand-built official kernels:", torch.equal(sd["mask"], official_kernels(32)))
-    print("official mask == paper kernels:              ", torch.equal(sd["mask"], paper_kernels(32)))
     fem = FEM(32, mix_margin=float(sd["mix_margin"]), mode="official")
-    print("by-hand roll == official output:   ", torch.equal(fem_official_roll(io["x"], 1), io["y"]))
-    print("msit_lite FEM == official output:  ", torch.equal(fem(io["x"]), io["y"]))
-    assert torch.equal(fem(io["x"]), io["y"])
+    assert torch.equal(sd["mask"], official_kernels(32)) and not torch.equal(sd["mask"], paper_kernels(32))
+    assert torch.equal(fem_official_roll(io["x"], 1), io["y"]) and torch.equal(fem(io["x"]), io["y"])
+    print("official mix_margin:", sd["mix_margin"].item())
+    print("official mask == hand-built official kernels, != paper kernels (asserted)")
+    print("by-hand roll == msit_lite FEM == official output, bit for bit (asserted)")
 
 # %% [markdown]
+# ## Exercises
+#
+# Each exercise cell runs as it is; put your answer where it says so and run it again. A **predict, then
+# run** exercise has a second cell whose output is collapsed: decide first, then run it.
+
+# %%
+def reveal(guess, answer, hint="", close=None):
+    """Compare a prediction with the answer computed from the package: prints, never raises."""
+    def same(a, b):
+        if close is not None and isinstance(a, (int, float)) and isinstance(b, (int, float)):
+            return abs(a - b) <= close * max(abs(b), 1e-12)
+        if isinstance(a, (set, frozenset)) or isinstance(b, (set, frozenset)):
+            return {str(x).strip().lower() for x in a} == {str(x).strip().lower() for x in b}
+        if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)) and len(a) == len(b):
+            return all(same(x, y) for x, y in zip(a, b))
+        return str(a).strip().lower() == str(b).strip().lower()
+
+    if isinstance(answer, (set, frozenset)):
+        answer = sorted(answer)                       # a set prints in a different order in every process
+        guess = sorted(guess) if isinstance(guess, (set, frozenset)) else guess
+    if guess is None:
+        print(f"(no prediction entered) the answer is {answer!r}")
+    elif same(guess, answer):
+        print(f"✓ right: {answer!r}")
+    else:
+        print(f"✗ you said {guess!r}, the package says {answer!r}" + (f" -- {hint}" if hint else ""))
+
+# %% [markdown]
+# **Exercise 1 (predict, then run).** Read the official constructor quoted in §3 (not the table below
+# it): which way(s) does the content of **official channel 5** move? Answer with a set of direction
+# names from `DIRECTIONS`, e.g. `{"up"}`.
+
+# %%
+print("directions:", list(DIRECTIONS))
+my_answer_1 = None   # a set of direction names
+
+# %% hide-output
+taps5 = torch.nonzero(official_mask(8)[5, 0]).tolist()            # from the package's mask
+names_by_move = {v: k for k, v in DIRECTIONS.items()}
+answer_1 = {names_by_move[(1 - a, 1 - b)] for a, b in taps5}
+print("official channel 5 taps (row, col):", taps5)
+reveal(my_answer_1, answer_1,
+       hint="channel 5 is 1 mod 4 (first block of lines) and 5 mod 8 (second block); a tap at (a, b) reads "
+            "Z[y + (a-1)m, x + (b-1)m], so the content moves the opposite way")
+
+# %% [markdown]
+# **Exercise 2 (predict, then run).** The paper's FEM with C = 24 channels: how many channels move
+# **up-left**, and which is the first of them?
+
+# %%
+my_answer_2 = None   # (count, first channel)
+
+# %% hide-output
+up_left_tap = (1 - DIRECTIONS["up-left"][0], 1 - DIRECTIONS["up-left"][1])
+hits = [c for c in range(24) if paper_mask(24)[c, 0, up_left_tap[0], up_left_tap[1]] == 1]
+reveal(my_answer_2, (len(hits), hits[0]), hint="8 contiguous groups of C/8 channels, in the paper's order")
+
+# %% [markdown]
+# **Exercise 3 (predict, then run).** With the fractional shift of §4, start at s = 1.3 and take 60
+# plain gradient-descent steps (lr 2.0) on the same loss (target: the image rolled by 2). Where does s end?
+
+# %%
+my_answer_3 = None   # a number
+
+# %% hide-output
+s_fit = torch.tensor(1.3, requires_grad=True)
+target = torch.roll(img, 2, dims=-1)
+for _ in range(60):
+    loss = (fractional_shift_right(img, s_fit) - target).square().mean()
+    (g,) = torch.autograd.grad(loss, s_fit)
+    with torch.no_grad():
+        s_fit -= 2.0 * g
+print(f"s after 60 steps: {s_fit.item():.3f}")
+reveal(my_answer_3, round(s_fit.item(), 2), close=0.05,
+       hint="the loss is smallest at the true shift; between two integers it is a parabola in the fraction")
+
+# %% [markdown]
+# **Exercise 4.** What stride does the package's FEM use for `FEM(8, mix_margin=1.9)`? Predict, then
+# print `FEM(8, mix_margin=1.9).stride` — and explain with the official `int(...)`.
+#
+# ## Takeaways
+#
+# * A shift with wrap-around is `torch.roll`, or a depthwise 3×3 conv with a one-hot kernel on a
+#   circularly padded input; dilation m shifts by m pixels. FEM adds **no parameters**.
+# * The paper: 8 contiguous channel groups, 8 pure shifts. The official code: directions interleaved by
+#   channel index, and half of the channels get the **sum** of two shifted copies. msit_lite implements
+#   both (`fem: paper` / `fem: official`) and uses the official one by default.
+# * The "learnable" stride cannot learn in the official code (`int(mix_margin.item())` cuts the graph,
+#   and an integer index has no useful derivative anyway). A fractional shift — interpolating between
+#   two integer shifts — does receive a gradient (assignment A7).
+#
 # **Next:** notebook 04 builds the rest of MSNO — the multi-scale convolutions (MSC) that read the
 # shifted codes with kernels from 3×3 up to 33×33, and SIM, which merges the scales (Eq. 4–6).

@@ -3,13 +3,12 @@
 #
 # The encoder gives one latent code per LR pixel, `Z` `[b, C, h, w]`, all computed with the same
 # 3×3 receptive field growth. The **Multi-Scale Neural Operator** (MSNO, paper §III-B(a), Fig. 3a)
-# gives that code *multi-scale* character **before** any HR query is made, at LR resolution:
+# gives that code *multi-scale* character **before** any HR query is made, at LR resolution
+# (the paper's Fig. 3a; the block diagram with tensor shapes is drawn below, after the imports). The paper:
 #
-# ```
-#            ┌─ W_Z (1×1) ──────────────────────────────────────────────┐  v
-#  Z ──► W_s (1×1) ──► FEM ──► split into t chunks ──► Conv_3 … Conv_{2t+1} ──► SIM ──► ⊙ ──► proj (1×1) ──► Z''
-#                       (nb 03)        Eq. 4              MSC, Eq. 5          Eq. 6
-# ```
+# > "Initially, the input enriches features through FEM. Subsequently, MSC was used to obtain
+# > multi-scale latent codes. Lastly, SIM is utilized for scale mixing within the same scales and across
+# > different scales, enhancing feature diversity." (Fig. 3 caption)
 #
 # * **MSC** (Eq. 4–5): split the `C` channels into `t` contiguous chunks of `C/t` and run chunk `i`
 #   through its own convolution with kernel `3 + 2i` — 3×3, 5×5, …, (2t+1)×(2t+1). The full model
@@ -19,10 +18,20 @@
 #   1×1 conv `2C → C`).
 # * **modulation**: the result is multiplied element-wise by `W_Z · Z` — a 1×1 conv of the MSNO input.
 #
-# What the official code (and msit_lite) adds to Eq. 6 (golden README §4.5, §9.5;
+# What the official code (and msit_lite) adds to Eq. 6 (`docs/OFFICIAL_CODE.md` §MSNO;
 # `docs/REPRODUCTION.md` rows 5, 7–8): a **BatchNorm** between `W_ss` and the GELU, an output
 # projection **`proj`** after the modulation, and `W_Z` is applied to the MSNO input *before* FEM (the
-# paper does not say where it comes from). Eq. 6 also does not show the input projection `W_s`.
+# paper does not say where it comes from). Eq. 6 also does not show the input projection `W_s`. The
+# official `amsno.forward` (in `test_mod.py`), shortened:
+#
+# ```python
+# v = self.v(x)
+# s = torch.split(self.lem(self.s(x)), C // self.ca_num_heads, dim=1)
+# # ... s_out = concatenation of Ms_conv_{i+1}(s[i]) over the branches ...
+# s_out = self.sim1(self.act(self.bn(self.sim0(s_out))))
+# x = s_out * v
+# x = self.proj(x)
+# ```
 #
 # We build all of it by hand on a small MSNO (`C = 64`, `t = 4`, kernels 3, 5, 7, 9 — the size of
 # the golden tensors), check it against `msit_lite.models.msno.MSNO`, then look at receptive fields
@@ -44,6 +53,59 @@ from msit_lite.models.msno import MSNO
 
 msit_lite.seed_everything(0)
 torch.set_num_threads(1)  # bit-stable printed numbers
+
+# %% [markdown]
+# ## Fig. 3a as a block diagram
+#
+# The shapes are read from the package's MSNO (small size: C = 64, t = 4 branches) through its `Trace`
+# on a 20×24 input, so they are the real ones. Top: the main path; bottom: the modulation branch,
+# computed from the MSNO input *before* FEM and multiplied in at ⊙.
+
+# %%
+from matplotlib.patches import FancyBboxPatch
+
+
+def block_diagram(rows, links=(), title="", box_w=2.3, gap=0.55, height=1.9):
+    """Boxes (name, shape, colour) left to right per row, arrows between neighbours; ``links`` are
+    ((row, i), (row, j)) arrows between rows. Plain matplotlib, no layout engine."""
+    step = box_w + gap
+    fig, ax = plt.subplots(figsize=(step * max(map(len, rows)) * 0.62, height * len(rows)))
+    for r, row in enumerate(rows):
+        y = -2.0 * r
+        for i, (name, shape, colour) in enumerate(row):
+            if name is None:
+                continue
+            x = i * step
+            ax.add_patch(FancyBboxPatch((x, y - 0.6), box_w, 1.2, boxstyle="round,pad=0.04", fc=colour, ec="0.35"))
+            ax.text(x + box_w / 2, y + 0.22, name, ha="center", va="center", fontsize=8.5, weight="bold")
+            ax.text(x + box_w / 2, y - 0.25, shape, ha="center", va="center", fontsize=7.5, family="monospace")
+            if i and row[i - 1][0] is not None:
+                ax.annotate("", (x - 0.02, y), (x - gap + 0.02, y), arrowprops=dict(arrowstyle="->", lw=1.2))
+    for (r0, i0), (r1, i1) in links:
+        ax.annotate("", (i1 * step + box_w / 2, -2.0 * r1 + (0.62 if r1 > r0 else -0.62)),
+                    (i0 * step + box_w / 2, -2.0 * r0 + (-0.62 if r1 > r0 else 0.62)),
+                    arrowprops=dict(arrowstyle="->", lw=1.2, color="tab:blue"))
+    ax.set_xlim(-0.2, step * max(map(len, rows))); ax.set_ylim(-2.0 * len(rows) + 1.1, 0.9)
+    ax.set_title(title, fontsize=10); ax.axis("off")
+    plt.tight_layout(); plt.show()
+
+
+probe = MSNO(64, branches=4, conv="plain").eval()
+tr = Trace()
+with torch.no_grad():
+    probe(torch.zeros(1, 64, 20, 24), tr)
+sh = lambda key: str(list(tr[key].shape)).replace(" ", "")
+main = [("Z (input)", "[1,64,20,24]", "#eeeeee"),
+        ("W_s 1×1", sh("s"), "#cfe2f3"),
+        ("FEM shifts", sh("fem"), "#f9cb9c"),
+        ("MSC: 4 convs", "4 × " + sh("msc.0") + "\n3×3 … 9×9", "#f9cb9c"),
+        ("SIM: W_ss, BN", sh("merge.bn"), "#f9cb9c"),
+        ("GELU, W_ds", sh("merge.reduce"), "#f9cb9c"),
+        ("⊙ W_Z·Z", sh("modulated"), "#d9ead3"),
+        ("proj 1×1 → Z''", "[1,64,20,24]", "#eeeeee")]
+modulation = [(None, "", "")] * 1 + [("W_Z 1×1 (v)", sh("v"), "#d9ead3")] + [(None, "", "")] * 6
+block_diagram([main, modulation], links=[((0, 0), (1, 1)), ((1, 1), (0, 6))],
+              title="MSNO (paper Fig. 3a + the official BatchNorm and proj), small size C = 64, t = 4")
 
 # %% [markdown]
 # ## The package's module, with stage-1 (plain) convolutions
@@ -140,11 +202,13 @@ for g in range(t):
     dense[g * 2 * C // t:(g + 1) * 2 * C // t, g * C // t:(g + 1) * C // t] = w[g * 2 * C // t:(g + 1) * 2 * C // t]
 with torch.no_grad():
     assert (conv1x1(torch.cat(parts["msc"], 1), dense[:, :, None, None], msno.merge.expand.bias) - parts["expand"]).abs().max() < 1e-5
-fig, axes = plt.subplots(1, 2, figsize=(8, 3.6))
-axes[0].imshow(dense.abs(), cmap="viridis", aspect="auto", interpolation="nearest")
+fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+im0 = axes[0].imshow(dense.abs(), cmap="viridis", aspect="auto", interpolation="nearest")
+fig.colorbar(im0, ax=axes[0], label="|w|")
 axes[0].set_title("W_ss as a dense 2C×C matrix (|w|)\nblock-diagonal: one block per scale")
 axes[0].set_xlabel("input channel (scale 3×3 | 5×5 | 7×7 | 9×9)"); axes[0].set_ylabel("hidden channel")
-axes[1].imshow(msno.merge.reduce.weight.detach()[:, :, 0, 0].abs(), cmap="viridis", aspect="auto", interpolation="nearest")
+im1 = axes[1].imshow(msno.merge.reduce.weight.detach()[:, :, 0, 0].abs(), cmap="viridis", aspect="auto", interpolation="nearest")
+fig.colorbar(im1, ax=axes[1], label="|w|")
 axes[1].set_title("W_ds (C×2C, |w|)\ndense: mixes all scales")
 axes[1].set_xlabel("hidden channel"); axes[1].set_ylabel("output channel")
 plt.tight_layout(); plt.show()
@@ -195,13 +259,14 @@ photo = Image.fromarray(skimage.data.camera()).resize((128, 128), Image.BICUBIC)
 img = torch.from_numpy(np.asarray(photo, dtype=np.float32) / 255.0 - 0.5)
 inp = img.expand(1, 16, 128, 128)
 shown = [0, 3, 7, 11, 15]
-fig, axes = plt.subplots(1, len(shown) + 1, figsize=(13, 2.6))
+fig, axes = plt.subplots(1, len(shown) + 1, figsize=(15, 2.6))
 axes[0].imshow(img, cmap="gray"); axes[0].set_title("input (camera, 128×128)")
 with torch.no_grad():
     for ax, i in zip(axes[1:], shown):
         y = full.msc.convs[i](inp)[0, 0]
         lim = y.abs().max().item()
-        ax.imshow(y, cmap="RdBu_r", vmin=-lim, vmax=lim)
+        im = ax.imshow(y, cmap="RdBu_r", vmin=-lim, vmax=lim)
+        fig.colorbar(im, ax=ax, fraction=0.046)
         ax.set_title(f"branch {i}: {3 + 2 * i}×{3 + 2 * i} (ch 0)")
 for ax in axes:
     ax.axis("off")
@@ -218,8 +283,9 @@ plt.tight_layout(); plt.show()
 # and keeps the stage-1 weights as a frozen buffer.
 #
 # We count with `msit_lite.params.count_parameters` on the full stage-1 config and compare with the
-# official number `amsno` = 2,013,441 (golden README §7; the count includes FEM's stride
-# `mix_margin`, 1 number, as the official code counts it).
+# official module's count, `amsno` = 2,013,441 trainable (counted on the official model built from its
+# config, `docs/OFFICIAL_CODE.md` §Parameter counts; it includes FEM's stride `mix_margin`, 1 number,
+# because the official code makes it a trainable `nn.Parameter`).
 
 # %%
 from msit_lite.config import build_model
@@ -279,7 +345,7 @@ plt.tight_layout(); plt.show()
 # ## Against the official code's golden tensors
 #
 # `modules/amsno` holds an official `amsno` (C = 64, t = 4, RIM convs with random weights and BN
-# statistics) and its eval-mode outputs (golden README §4.5). We load the official weights through
+# statistics) and its eval-mode outputs. We load the official weights through
 # the key converter and check both the package module and our hand-built version (which uses each
 # RIM's effective kernel `W'`). The golden files are not shipped with the package; without them this
 # cell prints how to get them.
@@ -306,4 +372,93 @@ else:
         y_hand, _ = msno_by_hand(io["x"], gold, 4)
     for name, y in (("msit_lite MSNO", y_pkg), ("hand-built", y_hand)):
         e = (y - io["y_eval"]).abs().max().item()
-        print(f"{name:15s} vs golden y_eval {tuple(io['y_eval'].shape)}: max abs diff {e:.1e}  (<= 1e-5: {e <= 1e-5})")
+        assert e <= 1e-5, name
+        print(f"{name:15s} vs golden y_eval {tuple(io['y_eval'].shape)}: max abs diff {e:.1e}  (<= 1e-5, asserted)")
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise cell runs as it is; put your answer where it says so and run it again. A **predict, then
+# run** exercise has a second cell whose output is collapsed: decide first, then run it.
+
+# %%
+def reveal(guess, answer, hint="", close=None):
+    """Compare a prediction with the answer computed from the package: prints, never raises."""
+    def same(a, b):
+        if close is not None and isinstance(a, (int, float)) and isinstance(b, (int, float)):
+            return abs(a - b) <= close * max(abs(b), 1e-12)
+        if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)) and len(a) == len(b):
+            return all(same(x, y) for x, y in zip(a, b))
+        return str(a).strip().lower() == str(b).strip().lower()
+
+    if guess is None:
+        print(f"(no prediction entered) the answer is {answer!r}")
+    elif same(guess, answer):
+        print(f"✓ right: {answer!r}" + ("" if close is None else " (within tolerance)"))
+    else:
+        print(f"✗ you said {guess!r}, the package says {answer!r}" + (f" -- {hint}" if hint else ""))
+
+
+def trainable(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+# %% [markdown]
+# **Exercise 1 (predict, then run).** The full MSNO (C = 256) with **8** branches instead of 16 (Table
+# IV's "MSC 8 convs"; kernels 3 … 17, chunks of 32 channels). How many parameters (plain convs, without
+# FEM's stride)? Within 5 % counts as right.
+
+# %%
+my_answer_1 = None   # an integer
+
+# %% hide-output
+msno8 = MSNO(256, branches=8, conv="plain")
+reveal(my_answer_1, trainable(msno8), close=0.05,
+       hint="a branch is (C/t)·(C/t)·k² + C/t; the 1×1 convs are v, s (C² each, no bias), SIM (grouped C→2C, "
+            "BN 2·2C, 2C→C) and proj (C² + C): only MSC and W_ss depend on t")
+
+# %% [markdown]
+# **Exercise 2 (predict, then run).** The receptive field of one output pixel of the *whole* small MSNO
+# of this notebook (C = 64, t = 4, the official FEM with stride 1): its side in LR pixels?
+
+# %%
+my_answer_2 = None   # an integer
+
+# %% hide-output
+x_rf = torch.randn(1, 64, 31, 31, requires_grad=True)
+msno(x_rf)[0, :, 15, 15].sum().backward()
+rows_rf = torch.nonzero(x_rf.grad.abs().sum((0, 1, 3))).flatten()
+reveal(my_answer_2, int(rows_rf.max() - rows_rf.min() + 1),
+       hint="the 9×9 branch reaches 4 pixels, and FEM's shift (one pixel, diagonals included) adds 1 on each side; "
+            "the 1×1 convs add nothing")
+
+# %% [markdown]
+# **Exercise 3 (predict, then run).** Table IV's "SIM W/O" replaces SIM by one plain 1×1 conv
+# (`merge: conv`). For the full MSNO (C = 256, t = 16), how many parameters does that *save*?
+
+# %%
+my_answer_3 = None   # an integer
+
+# %% hide-output
+with_sim = MSNO(256, branches=16, conv="plain", merge="sim")
+with_conv = MSNO(256, branches=16, conv="plain", merge="conv")
+reveal(my_answer_3, trainable(with_sim) - trainable(with_conv), close=0.02,
+       hint="SIM = grouped C→2C (C·2C/t + 2C) + BatchNorm (2·2C) + dense 2C→C (2C·C + C); the plain conv is C² + C")
+
+# %% [markdown]
+# **Exercise 4.** Replace `fem="official"` by `fem="none"` in the small `msno` and redo exercise 2 in your
+# head first: which part of the receptive field does FEM contribute, and why is that a *weak* contribution
+# for a 33×33 branch (notebook 10 measures what FEM does to a trained model with LAM)?
+#
+# ## Takeaways
+#
+# * MSNO = `W_s` → FEM → **MSC** (t parallel convs, kernels 3 … 2t+1, on contiguous channel chunks) →
+#   **SIM** (grouped 1×1 *within* a scale, BatchNorm, GELU, dense 1×1 *across* scales) → ⊙ `W_Z·Z` →
+#   `proj`. The BatchNorm, `proj` and `W_s` are the code's, not Eq. 6's.
+# * One layer mixes receptive fields from 3×3 to 33×33: different channel chunks summarise
+#   neighbourhoods of very different sizes.
+# * Parameters grow with k²: the largest branches hold most of MSNO's 2.0M parameters — the target of
+#   RIM's re-parameterisation (notebooks 06, 08).
+# * The hand-built MSNO is asserted equal to `msit_lite.models.msno.MSNO`, and that to the official code.
+#
+# **Next:** notebook 05 builds MSSA, the multi-scale windowed attention that turns Z'' into one code per
+# HR query point.

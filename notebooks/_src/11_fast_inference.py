@@ -3,13 +3,15 @@
 #
 # Notebook 06 assembled MSIT: encode once per image, then for every HR query gather a 7×7 window
 # of K and V, weight each V by its head's attention probability and feed the **concatenation** of
-# the 49 weighted vectors (49·256 + 2 = 12,546 numbers, golden README §5.6) to the MLP decoder.
+# the 49 weighted vectors (49·256 + 2 = 12,546 numbers, notebook 05) to the MLP decoder.
 # That decoder is where the time goes — and it grows with the square of the scale. This notebook
 #
 # 1. counts the FLOPs per module and scale (where the time goes),
 # 2. derives the **re-association** of the decoder's first layer that `msit_lite.fast` uses and
 #    checks it numerically, and checks the whole fast path against the reference path,
-# 3. shows the speed table measured by `benchmarks/inference.py`.
+# 3. shows the speed table measured by `benchmarks/inference.py`,
+#
+# and ends with exercises and takeaways.
 #
 # Nothing here changes the model: the fast path is the same function computed in another order,
 # equal up to float rounding.
@@ -38,7 +40,7 @@ torch.set_num_threads(1)
 # The full EDSR-baseline MSIT (C = 256 channels, 8 heads, a 7×7 window, MLP 12,546 → 256 → 256 →
 # 256 → 256 → 3). The convolutions run once per LR pixel (all are stride-1 "same" convolutions, so
 # their cost per pixel follows from their shapes; FEM's shifts are free). The query side is counted
-# per HR query from the shapes in golden README §5: logits Q·K (2·P·C), positional bias (P·64·heads
+# per HR query from the shapes of notebook 05: logits Q·K (2·P·C), positional bias (P·64·heads
 # multiply-adds after 64 sin/cos per window position), weighting (P·C) and the MLP.
 
 # %%
@@ -102,13 +104,13 @@ for s in (1, 2, 4, 8, 12):
 # Number the window positions n = 0…P−1 and the heads j = 0…u−1 (d = C/u channels each), and
 # split the first layer's weight W₁ ∈ ℝ^{256×(P·C+2)} into blocks W₁_{n,j} ∈ ℝ^{256×d} (the
 # columns that multiply head j's channels of window position n) and W₁_cell. The MLP input of a
-# query is the concatenation of p_{n,j}·V_{n,j} (§5.6), so, exactly,
+# query is the concatenation of p_{n,j}·V_{n,j} (notebook 05), so, exactly,
 #
 # $$y_1 = W_1\,[\,p_{0,\cdot}\odot V_0 \mid \dots \mid p_{P-1,\cdot}\odot V_{P-1} \mid cell\,] + b_1
 #       = \sum_{n}\sum_{j} p_{n,j}\,\underbrace{W_{1,(n,j)} V_{n,j}}_{G_{n,j}} + W_{1,cell}\,cell + b_1 .$$
 #
 # $G_{n,j}$ depends on the **window only** — not on the query's position inside its LR pixel. All
-# queries whose nearest LR pixel (the window centre, §5.1) is the same share it: about s² of them
+# queries whose nearest LR pixel (the window centre, notebook 05) is the same share it: about s² of them
 # at scale s. So we compute G ([P·u, 256] = [392, 256]) once per LR pixel — 3.2 M multiply-adds,
 # what one query used to cost — and each query then needs only $y_1 = p\,G$, a [392]·[392, 256]
 # product (0.1 M). The s² queries of one centre are one small matrix product.
@@ -134,8 +136,9 @@ W1_blocks = W1[:, :P * C].reshape(hid, P, U, d)              # W1_(n,j)
 G = torch.einsum("hnjt,njt->njh", W1_blocks, V.view(P, U, d)).reshape(P * U, hid)
 y_fast = p.reshape(S, P * U) @ G + (W1[:, P * C:] @ cell + b1)
 
+assert (y_fast - y_ref).abs().max() < 1e-4
 print("G:", tuple(G.shape), "  y1:", tuple(y_fast.shape))
-print("max |y_fast - y_ref| < 1e-4:", bool((y_fast - y_ref).abs().max() < 1e-4))
+print("max |y_fast - y_ref| < 1e-4 (asserted)")
 print(f"multiply-adds for {S} queries: reference {S * P * C * hid / 1e6:.1f} M, "
       f"re-associated {(P * C * hid + S * P * U * hid) / 1e6:.1f} M")
 
@@ -144,11 +147,11 @@ print(f"multiply-adds for {S} queries: reference {S * P * C * hid / 1e6:.1f} M, 
 #
 # On a regular HR grid the nearest LR **row** depends only on the HR row and the nearest LR
 # **column** only on the HR column, so the queries of one centre form a rows × columns block
-# (2×2 at ×2, 4×4 at ×4; 2 or 3 rows at ×2.5). The relative coordinate δ (§5.4) splits the same
-# way, and so does the positional bias (§5.8): half of the 64 sin/cos features see only δ_y,
+# (2×2 at ×2, 4×4 at ×4; 2 or 3 rows at ×2.5). The relative coordinate δ splits the same
+# way, and so does the positional bias (notebook 05): half of the 64 sin/cos features see only δ_y,
 # the other half only δ_x, hence P(δ) = W_y·enc(δ_y) + W_x·enc(δ_x) + b. `msit_lite.fast.plan_axis`
 # computes them once per HR row and once per HR column, with the *same float32 operations* as the
-# reference — δ must be bit-exact, the output is sensitive to one ulp of it (§5.4).
+# reference — δ must be bit-exact, the output is sensitive to one ulp of it (notebook 12 §2).
 #
 # The groups of one axis at a non-integer scale (5 LR rows → 13 HR rows, ×2.6):
 
@@ -172,7 +175,7 @@ print("positional bias of one axis:", tuple(plan.bias.shape), "= [HR rows · slo
 # straightforward `model.query` in chunks. On a small random model — with random BatchNorm
 # statistics so that no part of it is trivially zero — at an integer, a non-integer and an
 # anisotropic scale, with windows crossing the image border (outside positions are zeros that
-# take part in the softmax, §5.3):
+# take part in the softmax, notebook 05):
 
 # %%
 with torch.no_grad():
@@ -184,15 +187,18 @@ lr = torch.rand(1, 3, 6, 7, generator=gen) * 2 - 1
 for size in [(24, 28), (15, 17), (12, 35)]:
     ref = predict(tiny, lr, size, fast=False)
     out = predict(tiny, lr, size, fast=True)
-    print(f"{size}: max |fast - reference| < 1e-5: {bool((out - ref).abs().max() < 1e-5)}")
+    assert (out - ref).abs().max() < 1e-5, size
+    print(f"{size}: max |fast - reference| < 1e-5 (asserted)")
 
 # %% [markdown]
 # Everything else the fast path does is bookkeeping: it never materialises the [queries × 49 × 256]
 # K and V tensors (the logits of a block are Q̂ [queries, heads, d] · K_window [49, heads, d]),
 # processes a few dozen LR centres at a time so that G stays in the cache, and, on the encoder
 # side, computes the MSNO kernels from 21×21 to 33×33 by FFT (`msit_lite.fast.FFTConv2d`, exact up
-# to float rounding). Memory stays bounded by `--memory-budget` as before (notebook 07's tiling
-# is unchanged).
+# to float rounding). Memory stays bounded by `--memory-budget` as before: queries are processed in
+# chunks, and large inputs are encoded in tiles (`msit_lite.inference`, module docstring: why tiling is
+# exact, and how FEM's wrap-around is handled; `tests/test_inference.py` checks it), unchanged by the
+# fast path.
 #
 # A live comparison on a mid-size model (timings vary from machine to machine):
 
@@ -239,3 +245,81 @@ else:
 # pixel has only 4 queries to share G with, at ×12 it has 144. The encoder (≈ 154 GFLOP at
 # 128×128, now partly by FFT) is then a large part of what is left. The max abs difference is in
 # [0, 1] units — float rounding of the re-associated sums, far below one 8-bit level (0.004).
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise cell runs as it is; put your answer where it says so and run it again. A **predict, then
+# run** exercise has a second cell whose output is collapsed: decide first, then run it.
+
+# %%
+def reveal(guess, answer, hint="", close=None):
+    """Compare a prediction with the answer computed from the package: prints, never raises."""
+    def same(a, b):
+        if close is not None and isinstance(a, (int, float)) and isinstance(b, (int, float)):
+            return abs(a - b) <= close * max(abs(b), 1e-12)
+        if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+            return list(a) == list(b)
+        return str(a).strip().lower() == str(b).strip().lower()
+
+    if guess is None:
+        print(f"(no prediction entered) the answer is {answer!r}")
+    elif same(guess, answer):
+        print(f"✓ right: {answer!r}")
+    else:
+        print(f"✗ you said {guess!r}, the package says {answer!r}" + (f" -- {hint}" if hint else ""))
+
+# %% [markdown]
+# **Exercise 1 (predict, then run).** For a 128×128 input at **×3**, what share of all the reference
+# path's work is the decoder's first layer? (A percentage; within 2 points counts.)
+
+# %%
+my_answer_1 = None   # e.g. 80
+
+# %% hide-output
+q3 = (h * 3) * (w * 3)
+work = [h * w * sum(per_px.values()), q3 * per_query["attention (Q·K, pos. bias, weighting)"], q3 * first, q3 * (mlp - first)]
+share3 = 100 * work[2] / sum(work)
+print(f"x3: decoder layer 1 = {share3:.1f} % of the reference work")
+reveal(my_answer_1, round(share3), close=2 / max(share3, 1),
+       hint="the convs cost the same at every scale, the query side grows with s²: interpolate between x2 and x4")
+
+# %% [markdown]
+# **Exercise 2 (predict, then run).** 5 LR rows become 13 HR rows at ×2.6. How many HR rows share each LR
+# row as their window centre? (A list of 5 numbers that adds up to 13.)
+
+# %%
+my_answer_2 = None   # a list such as [2, 3, 3, 3, 2]
+
+# %% hide-output
+reveal(my_answer_2, plan.count.tolist(),
+       hint="an HR row goes to the LR row whose pixel contains its centre: (i + 1/2)·5/13 − 1/2, rounded half to even")
+
+# %% [markdown]
+# **Exercise 3 (predict, then run).** The re-association pays G = 392×256 (3.2M multiply-adds) once per
+# window and saves per query. From how many queries per window on (S, an integer) is it cheaper than the
+# reference product? Use the multiply-add counts printed in §2.
+
+# %%
+my_answer_3 = None   # an integer
+
+# %% hide-output
+ref_cost = lambda n: n * P * C * hid
+fast_cost = lambda n: P * C * hid + n * P * U * hid
+reveal(my_answer_3, next(n for n in range(1, 100) if fast_cost(n) < ref_cost(n)),
+       hint="solve S·P·C·h > P·C·h + S·P·u·h for S: S > C/(C − u)")
+
+# %% [markdown]
+# **Exercise 4.** Re-run the live comparison with a ×2 output (48×48) and a ×8 output (192×192) from the same
+# 24×24 input. How does the speed-up change, and why does the FLOP table predict it? (Machine-dependent:
+# there is no stored answer.)
+#
+# ## Takeaways
+#
+# * On a CPU the reference MSIT spends most of its time in the decoder's first layer, whose input is the
+#   49·C + 2 concatenation; its cost grows with the number of HR pixels, i.e. with s².
+# * Because the first layer is linear, `W₁·[p ⊙ V]` re-associates into `p·G` with `G` computed once per
+#   window: the same function, summed in another order, equal up to float rounding (asserted above).
+# * The geometry and the positional bias are separable per axis; the fast path computes them per HR row
+#   and column with the reference's exact float32 operations.
+# * Nothing about the model changes; memory stays bounded by query chunks and exact tiled encoding.

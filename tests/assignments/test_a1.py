@@ -1,11 +1,13 @@
 """A1 (FEM shift kernel): the solution passes, the stub fails with hints, wrong answers get the
-intended hint. Every test name contains "A1" (``pytest tests/assignments -k A1``)."""
+intended hint, and a file that hands the work to the package's FEM (``paper_mask``,
+``FEM(mode="paper")``, the registry) fails. Every test name contains "A1"
+(``pytest tests/assignments -k A1``)."""
 from __future__ import annotations
 
 import torch
 
 from msit_lite.grading import get
-from msit_lite.grading.a1 import _package_shift
+from msit_lite.grading.a1 import A1_REFERENCE, _package_shift, reference_uses
 from msit_lite.models import names
 from msit_lite.models.fem import FEM, paper_mask
 
@@ -43,6 +45,7 @@ def test_A1_reversed_directions(grade_by_name, make_submission):
     assert failed(results) == {DIRECTIONS, MODULE, MSIT}
     hint = results[DIRECTIONS].message
     assert "should move its content up" in hint and "opposite direction" in hint
+    assert "(2, 1)" not in hint  # the hint says what is wrong, not which tap to set
 
 
 def test_A1_interleaved_groups(grade_by_name, make_submission):
@@ -64,7 +67,7 @@ def test_A1_zero_padding_instead_of_wrap_around(grade_by_name, make_submission):
     folder = make_submission("A1", replace={'mode="circular"': 'mode="constant"'})
     results = grade_by_name("A1", folder)
     assert {STRIDE1, STRIDE2} <= failed(results)
-    assert "ZERO padding" in results[STRIDE1].message and "circular" in results[STRIDE1].message
+    assert "ZERO padding" in results[STRIDE1].message and "come back on the other" in results[STRIDE1].message
 
 
 def test_A1_stride_ignored(grade_by_name, make_submission):
@@ -80,7 +83,7 @@ def test_A1_stride_ignored(grade_by_name, make_submission):
 def test_A1_missing_padding_reports_the_shape(grade_by_name, make_submission):
     folder = make_submission("A1", replace={'z = F.pad(z, (m, m, m, m), mode="circular")': "pass"})
     hint = grade_by_name("A1", folder)[STRIDE1].message
-    assert "has shape [2, 16, 3, 5]; expected [2, 16, 5, 7]" in hint and "pad by the stride" in hint
+    assert "has shape [2, 16, 3, 5]; expected [2, 16, 5, 7]" in hint and "notebook section 3" in hint
 
 
 def test_A1_mask_as_a_parameter(grade_by_name, make_submission):
@@ -89,7 +92,7 @@ def test_A1_mask_as_a_parameter(grade_by_name, make_submission):
     })
     results = grade_by_name("A1", folder)
     assert failed(results) == {MODULE}
-    assert "144 trainable parameters" in results[MODULE].message and "register_buffer" in results[MODULE].message
+    assert "144 trainable parameters" in results[MODULE].message and "no additional parameters" in results[MODULE].message
 
 
 def test_A1_config_not_selecting_the_student_fem(grade_by_name, make_submission, solutions_dir):
@@ -110,3 +113,66 @@ def test_A1_bug_in_student_code_names_the_line(grade_by_name, make_submission):
     folder = make_submission("A1", replace={"    part = channels // 8\n": "    part = channels // 8\n    part = part + 'x'\n"})
     hint = grade_by_name("A1", folder)[MASK].message
     assert hint.startswith("your code raised TypeError:") and "(a1_fem_shift.py, line " in hint
+
+
+# ---- the answer must be the student's own, not the package's -----------------------------------
+CHECKS_PASSED_BY_DELEGATION = {MASK, DIRECTIONS, STRIDE1, STRIDE2, MODULE, MSIT}
+
+
+def test_A1_shift_mask_delegating_to_paper_mask_fails(grade_by_name, make_submission):
+    folder = make_submission("A1", replace={
+        "from msit_lite.models import register": "from msit_lite.models import register\nfrom msit_lite.models.fem import paper_mask",
+        "    mask = torch.zeros(channels, 1, 3, 3)\n    part = channels // 8\n": "    return paper_mask(channels)\n    part = 0\n",
+    })
+    results = grade_by_name("A1", folder)
+    assert failed(results) == CHECKS_PASSED_BY_DELEGATION
+    hint = results[MASK].message
+    assert "uses the package's FEM" in hint and "from msit_lite.models.fem import paper_mask" in hint and "yourself" in hint
+
+
+def test_A1_module_delegating_to_package_FEM_fails(grade_by_name, make_submission):
+    folder = make_submission("A1", replace={
+        "from msit_lite.models import register": "import msit_lite.models.fem as reference\nfrom msit_lite.models import register",
+        "        return fem_shift(x, self.mask, self.stride)": "        return reference.FEM(x.shape[1], self.stride, mode=\"paper\")(x)",
+    })
+    results = grade_by_name("A1", folder)
+    assert MODULE in failed(results) and MSIT in failed(results)
+    assert "import msit_lite.models.fem" in results[MODULE].message
+
+
+def test_A1_module_built_through_the_registry_fails(grade_by_name, make_submission):
+    folder = make_submission("A1", replace={
+        "from msit_lite.models import register": "from msit_lite.models import make, register",
+        "        return fem_shift(x, self.mask, self.stride)":
+            "        return make({\"name\": \"paper\", \"args\": {\"mix_margin\": self.stride}}, \"fem\", channels=x.shape[1])(x)",
+    })
+    results = grade_by_name("A1", folder)
+    assert MODULE in failed(results)
+    assert "make(...) of a package fem" in results[MODULE].message
+
+
+def test_A1_mask_ignoring_the_given_order_fails(grade_by_name, make_submission):
+    """Hard-coding the paper's order reproduces paper_mask, but not the orders the package cannot produce."""
+    folder = make_submission("A1", replace={"    for g, name in enumerate(directions):": "    for g, name in enumerate(DIRECTIONS):"})
+    results = grade_by_name("A1", folder)
+    assert failed(results) == {DIRECTIONS}
+    assert "ignores the order of the directions" in results[DIRECTIONS].message
+
+
+def test_A1_module_ignoring_its_mask_buffer_fails(grade_by_name, make_submission):
+    folder = make_submission("A1", replace={
+        "        return fem_shift(x, self.mask, self.stride)": "        return fem_shift(x, shift_mask(x.shape[1]), self.stride)",
+    })
+    results = grade_by_name("A1", folder)
+    assert failed(results) == {MODULE}
+    assert "does not shift with it" in results[MODULE].message
+
+
+def test_A1_reference_scan_accepts_the_solution_and_the_stub(solutions_dir, student_dir):
+    from msit_lite.grading import get, load_submission
+    from msit_lite.grading.core import isolated_registry
+
+    for folder in (solutions_dir, student_dir):
+        with isolated_registry():
+            module = load_submission(get("A1"), folder)
+            assert reference_uses(module, A1_REFERENCE, ("fem",)) == []

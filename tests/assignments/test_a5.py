@@ -1,5 +1,7 @@
 """A5 (LAM for a module of your own): the reference solution passes every check, the untouched stub
-fails every check with a hint, and deliberately wrong answers get the intended hint."""
+fails every check with a hint, deliberately wrong answers get the intended hint, and a file that
+hands the work to ``msit_lite.viz.lam`` (``blur_path``, ``path_integrated_gradients``, ``lam``,
+``heat_map``/``diffusion_index``) fails."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -67,7 +69,7 @@ def test_A5_heat_without_channel_sum(tmp_path):
     results = grade_a5(variant(tmp_path, {"heat = attribution.detach().double().sum(dim=0).abs().flatten().numpy()":
                                           "heat = attribution.detach().double().abs().sum(dim=0).flatten().numpy()"}))
     assert failed(results) == {DI}
-    assert "sum the channels first" in results[DI].message
+    assert "combines the colour channels and the absolute value" in results[DI].message
 
 
 def test_A5_dishonest_receptive_radius(tmp_path):
@@ -103,3 +105,55 @@ def test_A5_grader_leaves_threads_and_grad_mode_alone():
         assert torch.get_num_threads() == 2 and torch.is_grad_enabled()
     finally:
         torch.set_num_threads(before)
+
+
+# ---- the answer must be the student's own, not the package's -----------------------------------
+def test_A5_path_delegating_to_the_package_fails(tmp_path):
+    results = grade_a5(variant(tmp_path, {
+        "from msit_lite.viz.lam import Window, WindowObjective, blur":
+            "from msit_lite.viz.lam import Window, WindowObjective, blur\nfrom msit_lite.viz import lam as reference",
+        "    alphas = [i / steps for i in range(steps + 1)]\n":
+            "    return reference.blur_path(img, sigma, steps, size)\n    alphas = []\n",
+    }))
+    assert {PATH, COMPLETE, AGREE, DI, LAM_MODULE} <= failed(results)
+    hint = results[PATH].message
+    assert "uses the package's LAM" in hint and "from msit_lite.viz import lam" in hint and "yourself" in hint
+
+
+def test_A5_path_ignoring_blur_fn_fails(tmp_path):
+    """Without any import: a path that always uses the Gaussian is LAM's, but not the path it was asked for."""
+    results = grade_a5(variant(tmp_path, {"blur_fn(img, sigma * (1 - a), size)": "blur(img, sigma * (1 - a), size)"}))
+    assert failed(results) == {PATH, AGREE}
+    assert "must be built with the blur_fn it is given" in results[PATH].message
+    assert "is blur_fn passed on" in results[AGREE].message
+
+
+def test_A5_attribute_delegating_to_lam_fails(tmp_path):
+    results = grade_a5(variant(tmp_path, {
+        "from msit_lite.viz.lam import Window, WindowObjective, blur":
+            "from msit_lite.viz.lam import Window, WindowObjective, blur, lam",
+        "    hr = (round(lr.shape[-2] * scale), round(lr.shape[-1] * scale))\n":
+            "    return lam(model, lr, window, scale=scale, sigma=sigma, steps=steps, kernel_size=size).attribution\n",
+    }))
+    assert AGREE in failed(results) and LAM_MODULE in failed(results)
+    assert "from msit_lite.viz.lam import lam" in results[AGREE].message
+
+
+def test_A5_diffusion_index_delegating_to_the_package_fails(tmp_path):
+    results = grade_a5(variant(tmp_path, {
+        "import numpy as np": "import numpy as np\nimport msit_lite.viz.lam",
+        "    heat = attribution.detach().double().sum(dim=0).abs().flatten().numpy()\n":
+            "    return msit_lite.viz.lam.diffusion_index(msit_lite.viz.lam.heat_map(attribution))\n",
+    }))
+    assert DI in failed(results)
+    assert "import msit_lite.viz.lam" in results[DI].message
+
+
+def test_A5_integrated_gradient_delegating_to_the_package_fails(tmp_path):
+    results = grade_a5(variant(tmp_path, {
+        "from msit_lite.viz.lam import Window, WindowObjective, blur":
+            "from msit_lite.viz.lam import Window, WindowObjective, blur\nfrom msit_lite.viz.lam import path_integrated_gradients as pig",
+        "    p = points.detach().clone().requires_grad_(True)\n": "    return pig(objective, points, deltas)\n",
+    }))
+    assert COMPLETE in failed(results)
+    assert "path_integrated_gradients" in results[COMPLETE].message

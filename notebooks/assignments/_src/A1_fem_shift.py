@@ -9,14 +9,18 @@
 #
 # **Your task** — in `student/a1_fem_shift.py` (not in this notebook):
 #
-# 1. `shift_mask(channels)` — the `[C, 1, 3, 3]` kernel: 8 **contiguous** channel groups, one direction
-#    each, in the paper's order *up, up-left, up-right, down, down-left, down-right, left, right* (§2);
+# 1. `shift_mask(channels, directions)` — the `[C, 1, 3, 3]` kernel: 8 **contiguous** channel groups, one
+#    direction each, group g moving `directions[g]`; by default the paper's order *up, up-left, up-right,
+#    down, down-left, down-right, left, right* (§2);
 # 2. `fem_shift(z, mask, stride)` — Eq. 2: every channel shifted by `stride` pixels with wrap-around (§3);
 # 3. `StudentFEM` — the module, registered as `fem: student-shift`, which `student/a1_fem_shift.yaml`
 #    plugs into a tiny MSIT without touching the package (§4).
 #
 # **Check** with the last cell, or in a terminal `msit-lite grade A1`. The checks compare your code with
-# `msit_lite.models.fem.FEM(mode="paper")` on random inputs.
+# `msit_lite.models.fem.FEM(mode="paper")` on random inputs — so the package holds the answer, and using it
+# is not an answer: a file that imports or calls `paper_mask`, `FEM` or the registry's `fem` entries fails
+# every check, and the checks also ask for things the package's FEM cannot do (directions in another
+# order, a mask swapped into your module).
 #
 # *Paper vs official code.* The released code assigns directions by channel index modulo 4/8 and gives
 # half of the channels *two* taps (`docs/REPRODUCTION.md`, rows 1–2; the package's default
@@ -79,13 +83,13 @@ plt.show()
 # (a tap below the centre reads the pixel below...). `shift_mask(C)` gives channels
 # `g·C/8 … (g+1)·C/8 − 1` the kernel of direction `DIRECTIONS[g]`; every kernel has exactly one 1.
 #
-# Playground: your mask for C = 8 (one channel per direction).
+# Playground: your mask for C = 8 (one channel per direction), in the paper's order and in reverse.
 
 # %%
 try:
-    mask = a1.shift_mask(8)
-    for name, kernel in zip(a1.DIRECTIONS, mask[:, 0]):
-        print(f"{name:>10}: {kernel.int().tolist()}")
+    for order in (a1.DIRECTIONS, a1.DIRECTIONS[::-1]):
+        mask = a1.shift_mask(8, order)
+        print("  ".join(f"{name}: {kernel.int().tolist()}" for name, kernel in zip(order[:2], mask[:2, 0])), "...")
 except NotImplementedError as e:
     print(f"not implemented yet: {e}")
 
@@ -130,7 +134,9 @@ except NotImplementedError as e:
 # MSNO builds its FEM through the registry: `make(fem_spec, "fem", channels=C)`. Your class carries
 # `@register("fem", "student-shift")`, so importing your file makes the name known and
 # `student/a1_fem_shift.yaml` can select it — no edit of `msit_lite`. FEM has no trainable
-# parameters: keep the mask in a **buffer** (`self.register_buffer`), not an `nn.Parameter`.
+# parameters: keep the mask in a **buffer** named `mask` (`self.register_buffer`), not an `nn.Parameter`,
+# and let `forward` shift with `self.mask` — the grader swaps another kernel into that buffer and expects
+# your module to follow it.
 
 # %%
 from msit_lite.config import build_model, load_config

@@ -10,15 +10,20 @@
 # **Your task** — in `student/a5_lam.py` (not in this notebook), write LAM yourself and use it on a module
 # of your own:
 #
-# 1. `blur_path(img, sigma, steps, size)` — the path and its increments (§2);
+# 1. `blur_path(img, sigma, steps, size, blur_fn=blur)` — the path and its increments, for the Gaussian
+#    blur or any other degradation `blur_fn` (§2);
 # 2. `path_integrated_gradients(objective, points, deltas)` — the attribution (§3);
-# 3. `attribute(model, lr, window, scale, ...)` — LAM of an arbitrary-scale model (§4);
+# 3. `attribute(model, lr, window, scale, ..., blur_fn=blur)` — LAM of an arbitrary-scale model (§4);
 # 4. `diffusion_index(attribution)` — heat map, Gini coefficient, DI (§5);
 # 5. `CrossShift` — a parameter-free FEM variant registered as `fem: a5-cross-shift`, selected by
 #    `student/a5_lam.yaml` (§6), then §6 asks what LAM says about it.
 #
-# You may use `msit_lite.viz.lam.blur`, `Window` and `WindowObjective`. **Check** with the last cell, or in a
-# terminal `msit-lite grade A5`. Everything here is kept cheap: few path steps and small images.
+# You may use `msit_lite.viz.lam.blur`, `Window` and `WindowObjective`. The rest of `msit_lite.viz.lam` is the
+# answer the checks compare with, so it cannot be yours: a file that imports or calls its `blur_path`,
+# `path_integrated_gradients`, `lam`, `heat_map`, `gini` or `diffusion_index` fails the checks, and the checks
+# also run your path with a `blur_fn` of their own, which the package's `blur_path` does not take.
+# **Check** with the last cell, or in a terminal `msit-lite grade A5`. Everything here is kept cheap: few
+# path steps and small images.
 
 # %%
 import copy
@@ -76,7 +81,10 @@ print("LR", tuple(lr.shape), "-> F(x) =", f"{float(objective(lr[None])):.4f}",
 # blurred copy (α = 0, the *baseline* x′, no high frequencies) to the input (α = 1). With n steps,
 # α_i = i/n; `deltas[i]` = λ(α_{i+1}) − λ(α_i), and LAM takes the gradient of step i at its **right end**,
 # `points[i]` = λ(α_{i+1}). Unlike the straight line of Integrated Gradients, every point of the path is a
-# natural-looking image. The package's path, 4 steps:
+# natural-looking image. Nothing in the definition needs the blur to be Gaussian: `blur_fn(img, σ, size)` is
+# any degradation that is the identity at σ = 0 (a fade to the mean colour gives a path to a flat baseline,
+# closer to Integrated Gradients), and your `blur_path` must build the path with the `blur_fn` it is given.
+# The package's path, 4 steps:
 
 # %%
 points, deltas = blur_path(lr, sigma=1.2, steps=4, size=9)

@@ -6,6 +6,8 @@ module :class:`StudentFEM`, registered as ``fem: student-shift``.
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -28,13 +30,13 @@ TAPS = {
 }
 
 
-def shift_mask(channels: int) -> Tensor:
-    """The [channels, 1, 3, 3] depthwise kernel: 8 contiguous channel groups, one direction each."""
+def shift_mask(channels: int, directions: Sequence[str] = DIRECTIONS) -> Tensor:
+    """The [channels, 1, 3, 3] depthwise kernel: 8 contiguous channel groups, group g moves ``directions[g]``."""
     if channels % 8:
         raise ValueError(f"channels must be divisible by 8, got {channels}")
     mask = torch.zeros(channels, 1, 3, 3)
     part = channels // 8
-    for g, name in enumerate(DIRECTIONS):
+    for g, name in enumerate(directions):
         a, b = TAPS[name]
         mask[g * part : (g + 1) * part, 0, a, b] = 1.0
     return mask

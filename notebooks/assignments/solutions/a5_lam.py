@@ -17,9 +17,11 @@ from msit_lite.viz.lam import Window, WindowObjective, blur
 FEM_NAME = "a5-cross-shift"
 
 
-def blur_path(img: Tensor, sigma: float = 1.2, steps: int = 8, size: int = 9) -> tuple[Tensor, Tensor]:
+def blur_path(
+    img: Tensor, sigma: float = 1.2, steps: int = 8, size: int = 9, blur_fn: Callable[..., Tensor] = blur
+) -> tuple[Tensor, Tensor]:
     alphas = [i / steps for i in range(steps + 1)]
-    ends = torch.stack([blur(img, sigma * (1 - a), size) for a in alphas])  # λ(α_0) ... λ(α_n)
+    ends = torch.stack([blur_fn(img, sigma * (1 - a), size) for a in alphas])  # λ(α_0) ... λ(α_n)
     return ends[1:], ends[1:] - ends[:-1]
 
 
@@ -31,11 +33,12 @@ def path_integrated_gradients(objective: Callable[[Tensor], Tensor], points: Ten
 
 
 def attribute(
-    model: nn.Module, lr: Tensor, window: Window, scale: float, sigma: float = 1.2, steps: int = 8, size: int = 9
+    model: nn.Module, lr: Tensor, window: Window, scale: float, sigma: float = 1.2, steps: int = 8, size: int = 9,
+    blur_fn: Callable[..., Tensor] = blur,
 ) -> Tensor:
     hr = (round(lr.shape[-2] * scale), round(lr.shape[-1] * scale))
     objective = WindowObjective(model.eval(), hr, window)
-    points, deltas = blur_path(lr, sigma, steps, size)
+    points, deltas = blur_path(lr, sigma, steps, size, blur_fn)
     return path_integrated_gradients(objective, points, deltas)
 
 

@@ -3,9 +3,13 @@
 Read notebook ``A1_fem_shift.ipynb`` first. Replace every ``raise NotImplementedError(...)`` and
 check your work with ``msit-lite grade A1`` (or the last cell of the notebook).
 
-Do not rename the three public names below: the autograder imports them.
+Do not rename the three public names below: the autograder imports them. Write the kernel and the
+shift yourself: a file that imports or calls the package's FEM (``msit_lite.models.fem``) fails the
+checks -- the package is the answer they compare with.
 """
 from __future__ import annotations
+
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -18,12 +22,13 @@ from msit_lite.models import register
 DIRECTIONS = ["up", "up-left", "up-right", "down", "down-left", "down-right", "left", "right"]
 
 
-def shift_mask(channels: int) -> Tensor:
+def shift_mask(channels: int, directions: Sequence[str] = DIRECTIONS) -> Tensor:
     """The depthwise shift kernel of FEM, shape ``[channels, 1, 3, 3]``.
 
     Split the channels into 8 contiguous groups of ``channels // 8`` (group g = channels
     ``g*channels//8 ... (g+1)*channels//8 - 1``); every channel of group g gets a 3x3 kernel
-    with a single 1 that shifts its content in direction ``DIRECTIONS[g]`` (Eq. 3), zeros elsewhere.
+    with a single 1 that shifts its content in direction ``directions[g]`` (Eq. 3), zeros elsewhere.
+    ``directions`` is a list of the 8 names of ``DIRECTIONS`` in any order (default: the paper's).
     """
     raise NotImplementedError("A1: shift_mask -- build the [C, 1, 3, 3] kernel of Eq. 3 (notebook section 2)")
 
@@ -49,7 +54,7 @@ class StudentFEM(nn.Module):
         super().__init__()
         self.stride = int(mix_margin)
         self.receptive_radius = self.stride  # how far (pixels) an output looks; tiled inference uses it
-        # TODO: store the mask of shift_mask(channels) as a buffer here.
+        # TODO: store the mask of shift_mask(channels) as a buffer named `mask` here (forward uses self.mask).
 
     def forward(self, x: Tensor) -> Tensor:
         raise NotImplementedError("A1: StudentFEM.forward -- shift x with your mask and stride (notebook section 4)")

@@ -6,7 +6,8 @@ your work with ``msit-lite grade A5`` (or the last cell of the notebook).
 Keep the public names: the autograder imports them. You may use ``msit_lite.viz.lam.blur`` (the
 Gaussian blur), ``Window`` and ``WindowObjective`` (LAM's objective), but write the path, the
 path-integrated gradient and the Diffusion Index yourself -- the autograder compares them with
-``msit_lite.viz.lam``.
+``msit_lite.viz.lam``, and a file that imports or calls its ``blur_path``, ``path_integrated_gradients``,
+``lam``, ``heat_map``, ``gini`` or ``diffusion_index`` fails the checks.
 """
 from __future__ import annotations
 
@@ -22,12 +23,16 @@ from msit_lite.viz.lam import Window, WindowObjective, blur  # noqa: F401  (allo
 FEM_NAME = "a5-cross-shift"  # your module, selected in a5_lam.yaml with `fem: a5-cross-shift`
 
 
-def blur_path(img: Tensor, sigma: float = 1.2, steps: int = 8, size: int = 9) -> tuple[Tensor, Tensor]:
+def blur_path(
+    img: Tensor, sigma: float = 1.2, steps: int = 8, size: int = 9, blur_fn: Callable[..., Tensor] = blur
+) -> tuple[Tensor, Tensor]:
     """LAM's progressive-blur path for one image ``[c, h, w]`` (notebook section 2).
 
-    ``λ(α) = blur(img, σ·(1 − α))`` for ``α_i = i / steps``, i = 0 … steps. Return ``(points, deltas)``,
-    both ``[steps, c, h, w]``: ``deltas[i] = λ(α_{i+1}) − λ(α_i)`` and ``points[i] = λ(α_{i+1})``
-    (LAM's right-end rule: the gradient of step i is taken at the end of the step).
+    ``λ(α) = blur_fn(img, σ·(1 − α), size)`` for ``α_i = i / steps``, i = 0 … steps. Return
+    ``(points, deltas)``, both ``[steps, c, h, w]``: ``deltas[i] = λ(α_{i+1}) − λ(α_i)`` and
+    ``points[i] = λ(α_{i+1})`` (LAM's right-end rule: the gradient of step i is taken at the end of the
+    step). ``blur_fn`` defaults to the Gaussian blur; any function with ``blur_fn(img, 0, size) == img``
+    gives a path (the grader uses another one).
     """
     raise NotImplementedError("A5: blur_path -- blur with a shrinking sigma, stack, difference (notebook section 2)")
 
@@ -41,12 +46,14 @@ def path_integrated_gradients(objective: Callable[[Tensor], Tensor], points: Ten
 
 
 def attribute(
-    model: nn.Module, lr: Tensor, window: Window, scale: float, sigma: float = 1.2, steps: int = 8, size: int = 9
+    model: nn.Module, lr: Tensor, window: Window, scale: float, sigma: float = 1.2, steps: int = 8, size: int = 9,
+    blur_fn: Callable[..., Tensor] = blur,
 ) -> Tensor:
     """LAM of ``model`` for the HR ``window`` of the ``scale``-times output of ``lr`` ``[3, h, w]`` in [0, 1].
 
     The HR size is ``(round(h·scale), round(w·scale))``; the objective is
-    ``WindowObjective(model.eval(), hr_size, window)``. Returns the attribution ``[3, h, w]``.
+    ``WindowObjective(model.eval(), hr_size, window)``; the path is your ``blur_path`` with ``blur_fn``.
+    Returns the attribution ``[3, h, w]``.
     """
     raise NotImplementedError("A5: attribute -- objective + your path + your integrated gradient (notebook section 4)")
 
