@@ -1,9 +1,11 @@
 """Fig. 1 / Fig. 7 as evidence: which MSC branch does a trained MSIT-lite need at which scale?
 
-The paper's claim (§I, Fig. 1): large magnifications need a large receptive field for texture,
-small ones local detail -- hence parallel convolutions of growing kernel size (MSC, Eq. 5) and
-multi-scale Q/K projections (MsC, Eq. 9). If the trained model uses its branches that way,
-silencing the 9×9 branch should cost more at ×12 than at ×2, and the 3×3 branch the reverse.
+The paper's claim (§I and §IV-C a, Figs. 1 and 7): small magnifications depend on the overall
+*shape* of objects, large ones on detailed *texture*; in MSC "the first few convolutions" (small
+kernels) extract texture and larger kernels preserve shape -- hence parallel convolutions of growing
+kernel size (MSC, Eq. 5) and multi-scale Q/K projections (MsC, Eq. 9). If a trained model uses its
+branches that way, silencing the 9×9 branch (shape) should cost relatively more at ×2 than at ×12,
+and silencing the 3×3 branch (texture) relatively more at ×12 than at ×2.
 
 For each trained MSIT-lite of the study (``msit-s0/s1/s2``) and each branch i of MSNO's MSC
 (kernels 3, 5, 7, 9) and of MSSA's Q projection, the branch's convolution is zeroed (its output

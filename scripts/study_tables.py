@@ -55,7 +55,8 @@ TABLES: dict[str, dict[str, Any]] = {
     "IV": {"rows": ["msit", "fem-off", "sim-off", "msc1"], "reference": "msit", "pairs": [],
            "caption": "Table IV in miniature: inside MSNO, each row trained from scratch (seed 0)"},
     "V": {"rows": ["msit", "cont-u14", "rim-official-u14", "cont", "rim-official"], "reference": None,
-          "pairs": [("rim-official-u14", "cont-u14"), ("rim-official", "cont")],
+          "pairs": [("rim-official-u14", "rim-official"), ("cont-u14", "cont"), ("rim-official-u14", "cont-u14"),
+                    ("rim-official", "cont")],
           "caption": "Table V in miniature: the stage-2 scale range, U(1, 4) vs U(1, 8) (in distribution ≤ ×4, beyond: out)"},
 }
 

@@ -192,7 +192,7 @@ TYPED_STEPS = re.compile(r"\b\d{2,4}k steps|≈ ?1\d\dk\b|10⁶ steps|10\^6 step
                          r"an epoch is \d+ steps|\b10[78] steps per epoch|"
                          r"(?<!model )for 1,?000 epochs")  # the run is 50 + 1,000 = 1,050 epochs; quote the paper in full
 # Notebooks being rewritten around msit_lite.paper in another branch (remove them here when they are).
-PENDING = {"07_training.py", "09_benchmarks.py", "10_seeing_inside.py"}
+PENDING: set[str] = set()
 SOURCES = sorted((repo_dir() / "notebooks").glob("**/_src/*.py"))
 
 

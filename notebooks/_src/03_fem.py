@@ -375,26 +375,7 @@ else:
 # run** exercise has a second cell whose output is collapsed: decide first, then run it.
 
 # %%
-def reveal(guess, answer, hint="", close=None):
-    """Compare a prediction with the answer computed from the package: prints, never raises."""
-    def same(a, b):
-        if close is not None and isinstance(a, (int, float)) and isinstance(b, (int, float)):
-            return abs(a - b) <= close * max(abs(b), 1e-12)
-        if isinstance(a, (set, frozenset)) or isinstance(b, (set, frozenset)):
-            return {str(x).strip().lower() for x in a} == {str(x).strip().lower() for x in b}
-        if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)) and len(a) == len(b):
-            return all(same(x, y) for x, y in zip(a, b))
-        return str(a).strip().lower() == str(b).strip().lower()
-
-    if isinstance(answer, (set, frozenset)):
-        answer = sorted(answer)                       # a set prints in a different order in every process
-        guess = sorted(guess) if isinstance(guess, (set, frozenset)) else guess
-    if guess is None:
-        print(f"(no prediction entered) the answer is {answer!r}")
-    elif same(guess, answer):
-        print(f"✓ right: {answer!r}")
-    else:
-        print(f"✗ you said {guess!r}, the package says {answer!r}" + (f" -- {hint}" if hint else ""))
+from msit_lite.exercises import reveal  # prints how a prediction compares; never raises
 
 # %% [markdown]
 # **Exercise 1 (predict, then run).** Read the official constructor quoted in §3 (not the table below

@@ -554,21 +554,7 @@ else:
 import copy
 
 
-def reveal(guess, answer, hint="", close=None):
-    """Compare a prediction with the answer computed from the package: prints, never raises."""
-    def same(a, b):
-        if close is not None and isinstance(a, (int, float)) and isinstance(b, (int, float)):
-            return abs(a - b) <= close * max(abs(b), 1e-12)
-        if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)) and len(a) == len(b):
-            return all(same(x, y) for x, y in zip(a, b))
-        return str(a).strip().lower() == str(b).strip().lower()
-
-    if guess is None:
-        print(f"(no prediction entered) the answer is {answer!r}")
-    elif same(guess, answer):
-        print(f"✓ right: {answer!r}")
-    else:
-        print(f"✗ you said {guess!r}, the package says {answer!r}" + (f" -- {hint}" if hint else ""))
+from msit_lite.exercises import reveal  # prints how a prediction compares; never raises
 
 # %% [markdown]
 # **Exercise 1 (predict, then run).** Zero the positional bias P(δ) (its linear layer's weight and bias)

@@ -4,7 +4,7 @@
 # Notebooks 02–06 built the network; here we train it. The recipe is the paper's §IV-A (LIIF's,
 # with one change: one magnification per batch):
 #
-# | | paper (§IV-A) | official code (golden README §9.11) | `msit-lite train` |
+# | | paper (§IV-A) | official code (`docs/OFFICIAL_CODE.md`, Training) | `msit-lite train` |
 # | --- | --- | --- | --- |
 # | data | DF2K (800 + 2,650 2K images) | DIV2K only (a DF2K list ships unused) | `data.train: DF2K` (or DIV2K, T91, BSD200, train291) |
 # | LR patch | 48×48, HR 48η×48η, η ~ U(1, 4) | per batch; PIL bicubic on 8-bit images | per batch; PyTorch bicubic (the paper's words) |
@@ -16,8 +16,8 @@
 #
 # We take the loop apart piece by piece on a tiny model and five scikit-image photos, check that our
 # hand-written loop is *bit for bit* the package's `msit_lite.training.train`, show that an interrupted
-# run resumes exactly, run a short training, and end with how to launch the full run and what the two
-# CPU-trained lite models reached.
+# run resumes exactly, run a short training, and end with how to launch the full run and with the
+# lite study: LIIF-lite, LIIF-lite with MSIT's long skip, and MSIT-lite, three seeds each.
 
 # %%
 import contextlib
@@ -42,6 +42,7 @@ from msit_lite.data.sampler import ASSRPatches, ScaleBatchSampler
 from msit_lite.paths import repo_dir
 from msit_lite.training import StepBatchSampler, make_schedule, parse_train_config, train
 from msit_lite.training.state import load_state
+from msit_lite.training.step import prepare_for_training
 from msit_lite.utils import quick_mode
 
 msit_lite.seed_everything(0)
@@ -175,6 +176,10 @@ print(f"lr at step 0 = {schedule(0):.1e}; parameter tensors changed: {sum(m > 0 
 # backward, Adam. We run it for 10 steps and compare with the package's `train()` on the same config
 # — every weight must be **identical**, not just close (same seed, same batches, same operations;
 # `train()` adds logging, validation, checkpoints, DDP and bf16 autocast on CUDA around exactly this).
+# One execution detail is part of "the same operations": on the CPU the loop runs a model whose kernels
+# are at most 9×9 in channels-last memory (faster convolutions, `msit_lite/training/step.py`), which
+# rounds differently from the default layout — so the hand loop asks for the same with
+# `prepare_for_training`.
 
 # %%
 def hand_loop(config: dict, steps: int, root: Path) -> tuple[torch.nn.Module, list[float]]:
@@ -186,6 +191,7 @@ def hand_loop(config: dict, steps: int, root: Path) -> tuple[torch.nn.Module, li
     sched = make_schedule(t, len(sampler))
     torch.manual_seed(t.seed)
     net = build_model(config)
+    run = prepare_for_training(net, t, torch.device("cpu"))  # channels-last, as train() does on the CPU
     params = [p for p in net.parameters() if p.requires_grad]
     adam = torch.optim.Adam(params, lr=sched(0), betas=t.optimizer.betas, weight_decay=t.optimizer.weight_decay)
     losses = []
@@ -195,7 +201,7 @@ def hand_loop(config: dict, steps: int, root: Path) -> tuple[torch.nn.Module, li
             break
         for group in adam.param_groups:
             group["lr"] = sched(step)
-        out = net(norm(batch["inp"]), batch["coord"], batch["cell"])
+        out = run(norm(batch["inp"]), batch["coord"], batch["cell"])
         loss = F.l1_loss(out, norm(batch["gt"]))
         adam.zero_grad(set_to_none=True)
         loss.backward()
@@ -214,14 +220,21 @@ print("hand loop == msit_lite.training.train after 10 steps, bit for bit:", same
 # ## 4 · Warm-up + cosine, as a function of the step
 #
 # `Schedule` is a pure function `lr(step)`: linear warm-up from `start_lr` to the peak, then a cosine
-# to `min_lr` (0). The paper's recipe is given in epochs (50 + 1000); with DF2K (3,450 images) and
-# batch 32 an epoch is 107 steps, so 1,050 epochs ≈ 112k steps. The official code steps its
-# scheduler once per *epoch* (a staircase); we step the same curve every optimiser step. The lite
-# models use 250 + 4,750 steps and a peak of 1e-3 (`configs/lite-msit.yaml`).
+# to `min_lr` (0). The paper gives its recipe in epochs; what that is in optimiser steps follows from
+# the data set and the batch (`msit_lite.paper.TRAINING`, computed, never typed — the official loader
+# keeps the last, partial batch of an epoch). The official code steps its scheduler once per *epoch*
+# (a staircase); we step the same curve every optimiser step. The lite models use 250 + 4,750 steps and
+# a peak of 1e-3 (`configs/lite-msit.yaml`).
 
 # %%
+from msit_lite.paper import OFFICIAL_TRAINING, TRAINING
+
+print(TRAINING.describe())
+print(OFFICIAL_TRAINING.describe())
 paper = parse_train_config(None)  # the defaults ARE the paper's recipe
-paper_sched = make_schedule(paper, (800 + 2650) // 32)
+PER_EPOCH = TRAINING.steps_per_epoch
+paper_sched = make_schedule(paper, PER_EPOCH)
+assert paper_sched.total == TRAINING.total_steps
 lite = parse_train_config({"optimizer": {"lr": 1.0e-3}, "warmup": {"steps": 250, "start_lr": 1.0e-4},
                            "scheduler": {"name": "cosine", "steps": 4750}})  # configs/lite-msit.yaml
 lite_sched = make_schedule(lite, 36)  # 290 images / batch 8 = 36 steps per epoch (steps given: unused)
@@ -232,14 +245,15 @@ for name, s in (("paper", paper_sched), ("lite", lite_sched)):
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
 steps = np.arange(paper_sched.total)
-axes[0].plot(steps / 107, [paper_sched(int(t)) for t in steps], label="per step (msit_lite)")
-epochs = np.arange(1051)
-official = [paper_sched(int(e) * 107) for e in epochs]  # the staircase: constant within an epoch
+axes[0].plot(steps / PER_EPOCH, [paper_sched(int(t)) for t in steps], label="per step (msit_lite)")
+epochs = np.arange(TRAINING.epochs + 1)
+official = [paper_sched(int(e) * PER_EPOCH) for e in epochs]  # the staircase: constant within an epoch
 axes[0].step(epochs, official, where="post", alpha=0.6, label="per epoch (official)")
-axes[0].set(xlabel="epoch", ylabel="learning rate", title="paper: 50 + 1000 epochs of DF2K, batch 32")
+axes[0].set(xlabel="epoch", ylabel="learning rate",
+            title=f"paper: {TRAINING.warmup_epochs} + {TRAINING.cosine_epochs:,} epochs of DF2K, batch {TRAINING.batch_size}")
 axes[0].legend()
 inset = axes[0].inset_axes([0.5, 0.35, 0.35, 0.3])
-inset.plot(steps[:60 * 107] / 107, [paper_sched(int(t)) for t in steps[:60 * 107]])
+inset.plot(steps[:60 * PER_EPOCH] / PER_EPOCH, [paper_sched(int(t)) for t in steps[:60 * PER_EPOCH]])
 inset.step(epochs[:61], official[:61], where="post", alpha=0.6)
 inset.set_title("warm-up", fontsize=8)
 t2 = np.arange(lite_sched.total)
@@ -333,87 +347,205 @@ plt.show()
 #
 # Two things to know about several GPUs: `train.batch_size` is **per process** (4 GPUs × 32 = an
 # effective batch of 128 — set `batch_size: 8` to keep the paper's 32), and an epoch then has 1/4 of
-# the steps, so a schedule given in epochs keeps its length in epochs. The paper's run is ≈ 112k
-# steps × 32 patches × 2,304 queries; on a CPU that is out of reach, hence the lite models below.
+# the steps, so a schedule given in epochs keeps its length in epochs. The paper's run (§4 above) is
+# `TRAINING.total_steps` steps × 32 patches × 2,304 queries; on a CPU that is out of reach, hence the
+# lite models below.
 #
-# ## 8 · The lite models: MSIT-lite vs LIIF-lite, trained on one CPU core
+# ## 8 · The lite study: MSIT-lite vs LIIF-lite — with seeds, and with a control
 #
-# `configs/lite-msit.yaml` and `configs/lite-liif.yaml` (343k vs 357k parameters, the same encoder,
-# data and recipe: T91 + BSD200, 5,000 steps of 8 × 512 queries, η ~ U(1, 4), peak lr 1e-3) were trained
-# side by side, one CPU thread each (54 and 49 minutes), with `scripts/train_lite.sh`, published with
-# `scripts/make_model_card.py` as `checkpoints/lite-*/` (weights, config, logs, `MODEL_CARD.md`) and
-# evaluated on Set5, Set14 and B100 by `scripts/eval_lite.sh` (`results/lite/`). Their benchmark numbers:
+# Earlier versions of this notebook compared *one* LIIF-lite run with *one* MSIT-lite run and found
+# MSIT-lite ahead everywhere. Two things were missing. **Seeds**: with one run each there is no error
+# bar, so a tenth of a dB could be luck. **A control**: MSIT adds the bilinear LR image to its output
+# (the long skip of Eq. 1, `I_LR↑(χ)`) and only predicts the residual; LIIF predicts the whole pixel.
+# Its L1 loss starts near 0.40, MSIT's near 0.07. So "MSIT-lite beats LIIF-lite" could be "predicting a
+# residual beats predicting the pixel" rather than anything MSNO or MSSA do.
+#
+# The lite study (`scripts/study.py`, results in `results/study/`) trains three models, three seeds
+# each, with the same data (T91 + BSD200), budget (5,000 steps of 8 × 512 queries, η ~ U(1, 4)) and
+# schedule: **LIIF-lite**; **LIIF-lite + long skip** (`configs/study/lite-liif-skip.yaml`: the same MLP,
+# plus `I_LR↑` exactly as MSIT adds it — `msit_lite.models.base.long_skip`); and **MSIT-lite**. The seed
+# changes the initial weights and the data order. Every model is evaluated on Set5, Set14 and B100 at
+# ×2–×12 (benchmark protocol). `scripts/study_tables.py` turns the evaluations into `tables.json` /
+# `tables.md`: mean ± std over seeds, and the **paired** difference of two models per seed (same seed,
+# same data order), marked `*` when it clears the noise floor (the seed spread of MSIT-lite; the rule is
+# in the script).
 
 # %%
 import json
 
-ROOT = repo_dir()
+STUDY = repo_dir() / "results" / "study"
 
 
-def eval_json(name: str) -> Path | None:
-    # results/lite/ holds the committed `msit-lite eval --json` files (benchmark protocol, MATLAB LR files)
-    p = ROOT / "results" / "lite" / f"{name}.json"
-    return p if p.is_file() else None
+def table_section(name: str) -> str:
+    """One table of results/study/tables.md (written by scripts/study_tables.py)."""
+    text = (STUDY / "tables.md").read_text()
+    start = text.index(f"## Table {name}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start:end if end > 0 else None].strip()
 
 
-columns = [(n, eval_json(n)) for n in ("bicubic", "lite-liif", "lite-msit")]
-columns = [(n, json.loads(p.read_text())["results"]) for n, p in columns if p is not None]
-if not any(n.startswith("lite") for n, _ in columns):
-    print("no lite results yet: train with scripts/train_lite.sh, then run msit-lite eval and scripts/make_model_card.py")
+if not (STUDY / "tables.json").is_file():
+    print("results/study/tables.json is missing: run scripts/study.py, then scripts/study_tables.py")
 else:
-    print("PSNR (dB), benchmark protocol: Y, shave = scale, MATLAB LR files (see results/README.md)")
-    print("(in brackets: gain over bicubic)")
-    print(f"{'set':6s}{'scale':>6s}" + "".join(f"{n:>17s}" for n, _ in columns))
-    res = dict(columns)
-    ref = next(r for n, r in reversed(columns) if n.startswith("lite"))
-    for d in ("Set5", "Set14", "B100"):
-        for s in sorted(ref.get(d, {}), key=float):
-            cells = ""
-            for n, r in columns:
-                v = r.get(d, {}).get(s, {}).get("psnr")
-                gain = "" if n == "bicubic" or v is None else f" ({v - res['bicubic'][d][s]['psnr']:+.2f})"
-                cells += f"{'-':>17s}" if v is None else f"{f'{v:.2f}{gain}':>17s}"
-            print(f"{d:6s}{'x' + s:>6s}{cells}")
-    for n, r in columns:
-        if n != "bicubic":
-            gains = [r[d][s]["psnr"] - res["bicubic"][d][s]["psnr"] for d in ("Set5", "Set14") for s in ("2", "3", "4")]
-            print(f"{n}: gain over bicubic at x2-x4 on Set5/Set14 from {min(gains):+.2f} to {max(gains):+.2f} dB;"
-                  f" >= +1.0 dB everywhere: {min(gains) >= 1.0}")
+    summary = json.loads((STUDY / "tables.json").read_text())
+    print(table_section("II"))
 
 # %% [markdown]
-# And their training curves, from the published `log.csv` / `val.csv`:
+# The same numbers as a picture: the gain over bicubic per scale (mean over seeds, bars = one standard
+# deviation), and the two paired differences that answer the question — does the long skip help LIIF,
+# and is MSIT-lite ahead of the LIIF that has it?
 
 # %%
-# NBVAL_IGNORE_OUTPUT
-found = [n for n in ("lite-msit", "lite-liif") if (ROOT / "checkpoints" / n / "log.csv").is_file()]
-if not found:
-    print("no checkpoints/lite-*/log.csv yet (the lite models are published by scripts/make_model_card.py)")
-else:
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
-    for i, n in enumerate(found):
-        log = list(csv.DictReader(open(ROOT / "checkpoints" / n / "log.csv")))
-        axes[0].plot([int(r["step"]) for r in log], [float(r["loss"]) for r in log], color=f"C{i}", label=n, lw=1)
-        val = list(csv.DictReader(open(ROOT / "checkpoints" / n / "val.csv")))
-        for j, s in enumerate(sorted({r["scale"] for r in val}, key=float)):
-            rs = [r for r in val if r["scale"] == s]
-            axes[1].plot([int(r["step"]) for r in rs], [float(r["psnr"]) for r in rs], "o-", color=f"C{i}",
-                         alpha=1 - 0.3 * j, label=f"{n} ×{float(s):g}")
-        print(f"{n}: {log[-1]['step']} steps, {float(log[-1]['time']) / 60:.0f} min, last loss {float(log[-1]['loss']):.4f}")
-    axes[0].set(xlabel="step", ylabel="L1 loss", title="training loss")
-    axes[1].set(xlabel="step", ylabel="PSNR (dB, RGB)", title="held-in validation crops")
-    axes[0].legend()
-    axes[1].legend(fontsize=7, ncol=2)
+def cell(key: str, ds: str, s: str) -> dict | None:
+    return summary["tables"]["II"]["rows"].get(key, {}).get(ds, {}).get(s)
+
+
+if (STUDY / "tables.json").is_file() and "msit" in summary["tables"]["II"]["rows"]:
+    scales = ["2", "3", "4", "6", "8", "12"]
+    names = summary["models"]
+    fig, axes = plt.subplots(2, 3, figsize=(13, 6.2), sharex=True)
+    for col, ds in enumerate(("Set5", "Set14", "B100")):
+        for i, key in enumerate(("liif", "liif-skip", "msit")):
+            pts = [(float(s), cell(key, ds, s), cell("bicubic", ds, s)) for s in scales]
+            pts = [(x, c, b) for x, c, b in pts if c and b]
+            if pts:
+                axes[0, col].errorbar([x for x, _, _ in pts], [c["mean"] - b["mean"] for _, c, b in pts],
+                                      yerr=[c["std"] or 0 for _, c, _ in pts], marker="o", ms=3, capsize=3,
+                                      color=f"C{i}", label=f"{names[key]} ({pts[0][1]['n']} seeds)")
+        for i, pair in enumerate(("liif-skip − liif", "msit − liif-skip")):
+            by = summary["tables"]["II"]["pairs"].get(pair, {}).get(ds, {})
+            xs = [float(s) for s in scales if s in by]
+            if xs:
+                axes[1, col].errorbar(xs, [by[s]["mean"] for s in scales if s in by],
+                                      yerr=[by[s]["std"] or 0 for s in scales if s in by], marker="o", ms=3,
+                                      capsize=3, color=f"C{i + 3}", label=pair.replace("liif-skip", "LIIF+skip")
+                                      .replace("liif", "LIIF").replace("msit", "MSIT"))
+        floor = [summary["noise_floor"][ds][s] for s in scales]
+        if all(f is not None for f in floor):
+            axes[1, col].fill_between([float(s) for s in scales], [-f for f in floor], floor, color="0.85",
+                                      label="± σ of MSIT-lite (noise floor)")
+        axes[1, col].axhline(0, color="k", lw=0.5)
+        axes[0, col].set(title=ds, ylabel="gain over bicubic (dB)" if col == 0 else None)
+        axes[1, col].set(xlabel="scale", ylabel="paired difference (dB)" if col == 0 else None, xscale="log")
+        axes[1, col].set_xticks([2, 3, 4, 6, 8, 12], ["2", "3", "4", "6", "8", "12"])
+    axes[0, 0].legend(fontsize=7)
+    axes[1, 0].legend(fontsize=7)
+    plt.tight_layout()
+    plt.show()
+
+    for pair in ("liif-skip − liif", "msit − liif-skip", "msit − liif"):
+        by = summary["tables"]["II"]["pairs"].get(pair, {})
+        cells = [c for ds in by.values() for c in ds.values()]
+        if cells:
+            n = cells[0]["n"]
+            same_sign = sum(all(v > 0 for v in c["values"]) or all(v < 0 for v in c["values"]) for c in cells)
+            print(f"{pair:18s} ({n} seed pair{'s' if n > 1 else ''}): mean {min(c['mean'] for c in cells):+.2f} "
+                  f"to {max(c['mean'] for c in cells):+.2f} dB over {len(cells)} set x scale cells; same sign on every "
+                  f"seed in {same_sign}; beyond the noise floor in "
+                  f"{sum(bool(c['exceeds_noise_floor']) for c in cells)}")
+
+# %% [markdown]
+# And the training curves of every run: the loss that LIIF-lite starts from (it has to learn the whole
+# pixel) and the held-in PSNR on the way (`log.csv` / `val.csv` of each run, copied to `results/study/`).
+
+# %%
+def curves(run: str) -> tuple[list[dict], list[dict]]:
+    folder = STUDY / run
+    log = list(csv.DictReader(open(folder / "log.csv"))) if (folder / "log.csv").is_file() else []
+    val = list(csv.DictReader(open(folder / "val.csv"))) if (folder / "val.csv").is_file() else []
+    return log, val
+
+
+runs = [f"{m}-s{s}" for m in ("liif", "liif-skip", "msit") for s in (0, 1, 2)]
+have = {r: curves(r) for r in runs if (STUDY / r / "log.csv").is_file()}
+if have:
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.6))
+    for r, (log, val) in have.items():
+        model, seed = r.rsplit("-s", 1)
+        color = {"liif": "C0", "liif-skip": "C1", "msit": "C2"}[model]
+        axes[0].plot([int(x["step"]) for x in log], [float(x["loss"]) for x in log], color=color, lw=0.8,
+                     alpha=1 - 0.25 * int(seed), label=f"{model} s{seed}")
+        x4 = [v for v in val if float(v["scale"]) == 4.0]
+        axes[1].plot([int(v["step"]) for v in x4], [float(v["psnr"]) for v in x4], "o-", ms=3, color=color,
+                     alpha=1 - 0.25 * int(seed), label=f"{model} s{seed}")
+        print(f"{r:13s} first logged loss {float(log[0]['loss']):.3f}, last {float(log[-1]['loss']):.4f}")
+    axes[0].set(xlabel="step", ylabel="L1 loss (normalised RGB)", yscale="log", title="training loss")
+    axes[1].set(xlabel="step", ylabel="PSNR (dB, RGB)", title="held-in crops, ×4")
+    axes[0].legend(fontsize=7, ncol=3)
     plt.tight_layout()
     plt.show()
 
 # %% [markdown]
-# What to read from this: on the same budget, data and encoder the two decoders can be compared.
-# MSIT-lite is ahead of LIIF-lite at every set and scale (+0.14 to +0.60 dB), and both clear bicubic by
-# more than 1 dB at ×2–×4 on Set5 and Set14 — but 5,000 steps are 0.25 % of the paper's training samples,
-# so the absolute numbers are far below the paper's Table II, and with one seed each a gap of a tenth of
-# a dB could move with another seed (`MODEL_CARD.md` lists the limitations). The learning rate mattered
-# most: the first lite runs (peak 2e-4, 2,400 steps) stayed up to 0.6 dB short of +1 dB at ×3/×4.
-# Notebook 08 continues the lite MSIT into stage 2 (RIM).
+# **What the numbers say.** (These sentences were written from the table above; if `results/study/`
+# gains runs, `scripts/study_tables.py` regenerates the table and this notebook is rebuilt.) See the
+# summary lines under the figure: the long skip alone moves LIIF-lite, and MSIT-lite's lead over the
+# LIIF that has the skip is what is left for MSNO, MSSA and MSIT's decoder. Whatever the sign, these are
+# 0.35M-parameter models trained for 5,000 steps — 0.3 % of the paper's patches (`TRAINING.patches`) —
+# so a lite difference says what helps *early in training at this size*, not what the paper's Table II
+# measures after convergence.
+#
+# The training step itself got faster for this study (`docs/TRAINING_SPEED.md`): the attention window
+# is gathered by index instead of sampled 49 times, the positional bias is computed per axis, and the
+# convolutions run channels-last on the CPU — the same numbers up to float rounding, 1.35× faster per
+# MSIT-lite step, and not faster for LIIF-lite, whose step is its MLP at the CPU's matrix-product rate.
+#
+# ## Exercises
+#
+# Each exercise cell runs as it is; put your answer where it says so and run it again. A **predict,
+# then run** exercise has a second cell whose output is collapsed: decide first, then run it.
+#
+# **Exercise 1 (predict, then run).** The paper's ablations (§IV-C) train on DIV2K alone with batch 16,
+# "otherwise consistent with the above". How many optimiser steps is that, with the official loader
+# (last partial batch kept)?
+
+# %%
+from msit_lite.exercises import reveal
+from msit_lite.paper import ABLATION_TRAINING
+
+my_answer_1 = None  # e.g. 50000
+
+# %% hide-output
+reveal(my_answer_1, ABLATION_TRAINING.total_steps, close=0.01,
+       hint="800 images / 16 per batch per epoch, times 50 + 1,000 epochs")
+
+# %% [markdown]
+# **Exercise 2 (predict, then run).** LIIF-lite's loss starts far above LIIF-lite + skip's. At step 400,
+# whose held-in ×4 PSNR is higher, and by roughly how much — `"liif"` or `"liif-skip"`?
+
+# %%
+my_answer_2 = None  # "liif" or "liif-skip"
+
+# %% hide-output
+def psnr_at(run: str, step: int, scale: float = 4.0) -> float | None:
+    _, val = curves(run)
+    got = [float(v["psnr"]) for v in val if int(v["step"]) == step and float(v["scale"]) == scale]
+    return got[0] if got else None
+
+
+a, b = psnr_at("liif-s0", 400), psnr_at("liif-skip-s0", 400)
+if a is None or b is None:
+    print("the study's seed-0 runs are not in results/study yet")
+else:
+    reveal(my_answer_2, "liif-skip" if b > a else "liif", hint="the skip hands the MLP the low frequencies")
+    print(f"step 400, held-in x4: LIIF-lite {a:.2f} dB, LIIF-lite + skip {b:.2f} dB ({b - a:+.2f})")
+
+# %% [markdown]
+# **Exercise 3.** Resume at another point: in §5 stop the run after 3 steps instead of 7 (so the
+# resumed part crosses the epoch boundary later) and check that the weights are still equal bit for bit.
+# Then change `torch.manual_seed(1234)` to another number: why does it not matter?
+#
+# **Exercise 4.** With `torchrun --nproc_per_node 4` and `batch_size: 8`, the effective batch is the
+# paper's 32. How many steps does one DF2K epoch then take on each process? Check your answer with
+# `ScaleBatchSampler(..., rank=0, world_size=4)` on the five photos of this notebook (scaled down).
+#
+# ## Takeaways
+#
+# * A training step is: one η per batch, B patches, Q (coordinate, RGB) pairs each, L1 on the queries,
+#   Adam; the learning rate is a pure function of the step, and the batch of step *s* a pure function
+#   of `(seed, s)` — which is what makes resume exact.
+# * The paper's recipe in steps is computed, not remembered: `msit_lite.paper.TRAINING`.
+# * One run per model is an anecdote. Seeds give the noise floor, and a control that differs in one
+#   thing (here: the long skip) says *what* makes a difference.
 
 # %%
 shutil.rmtree(WORK, ignore_errors=True)

@@ -10,7 +10,8 @@
 # $$W' = W + \big[\mathrm{DWConv}_{3\times3}(W) \times \mathrm{Linear}(W)\big] \qquad (11)$$
 #
 # where DWConv filters every 2-D kernel with its own 3×3 map (`convmap`, zero padding) and Linear
-# multiplies every 2-D kernel by its own scalar (`linear`, a depthwise 1×1 conv — golden README §4.4).
+# multiplies every 2-D kernel by its own scalar (`linear`, a depthwise 1×1 conv — the official `RiM`
+module, `docs/OFFICIAL_CODE.md`, RIM).
 # The convolution then runs with $W'$; at inference $W'$ is written back into a plain conv ("folding").
 #
 # This notebook does it on the **trained lite MSIT** (`checkpoints/lite-msit`, stage 1, notebook 07):
@@ -170,7 +171,7 @@ plt.show()
 #
 # $W'$ does not depend on the input, so after training every RIM can be replaced by an
 # `nn.Conv2d` holding $W'$ (`msit_lite.models.fold`; the official code never does this and recomputes
-# $W'$ at every forward — golden README §9.6). The folded model has the stage-1 architecture
+# $W'$ at every forward — `docs/OFFICIAL_CODE.md`, RIM). The folded model has the stage-1 architecture
 # (`fold_spec` turns `conv: rim` back into `conv: plain`) and the same outputs up to float rounding.
 
 # %%
@@ -199,7 +200,7 @@ print("max abs diff RIM model vs folded plain model < 1e-5:", diff < 1e-5)
 # During stage 2 a RIM holds $W$ as a frozen buffer and trains $9 + 1$ numbers per 2-D kernel
 # (3×3 map + scalar) plus the bias; the conv it replaces trains $m^2$ per kernel. So RIM trains fewer
 # numbers for $m \ge 5$ and *more* for $m = 3$ (10 > 9) — the paper's "RIM has fewer parameters" is
-# true overall, not per conv (golden README §9.7). After folding, the deployed network is the plain
+# true overall, not per conv (`docs/OFFICIAL_CODE.md`, Parameter counts). After folding, the deployed network is the plain
 # stage-1 architecture. `msit_lite.params.count_parameters` reports all three, in the official
 # convention (FEM's never-learning stride counted, as `param_counts.json` does):
 
@@ -237,7 +238,7 @@ for name, m in rim_modules(build_model({"model": with_conv(LITE, "rim")})).items
 # **A fresh RIM is dead.** Its buffer $W$ starts at 0, so $W' = 0 + \mathrm{DWConv}(0) \odot
 # \mathrm{Linear}(0) = 0$, and both factors' gradients are multiplied by a function of $W = 0$: exactly
 # zero. The official `train_*_MSIT*.yaml` build RIMs with `pre_train: ~` — trained that way from
-# scratch, every multi-scale conv and V stays zero forever (golden README §9.8). Stage 1 must use plain
+# scratch, every multi-scale conv and V stays zero forever (`docs/OFFICIAL_CODE.md`, RIM). Stage 1 must use plain
 # convolutions (`conv: plain`), and only stage 2 RIMs.
 
 # %%
@@ -353,79 +354,183 @@ for s in SCALES:
 # runs/edsr-msit ...` then `msit-lite export` (notebook 07, section 7).
 
 # %% [markdown]
-# ## 6 · The shipped stage 2: 1,000 steps from the lite model, with its control
+# ## 6 · Stage 2 in the lite study: identity start, the official switch, and a plain control
 #
-# A real (if small) stage 2: `configs/lite-msit-rim.yaml` continues `checkpoints/lite-msit` (5,000
-# stage-1 steps) for 1,000 steps with RIMs (identity start), η ~ U(1, 8), 32×32 LR patches (η = 8 needs a
-# 256² HR crop). To tell RIM's contribution from "more training on a wider range", a **control** runs the
-# same 1,000 steps, data and η range with the stage-1 architecture (`configs/lite-msit-cont.yaml`,
-# `--init` of a plain config = continue every weight). Both are in `checkpoints/`, evaluated with the
-# benchmark protocol on Set5 and Set14 (`results/lite/stage2/`, commands in `results/README.md`):
+# A real (if small) stage 2. The lite study (`scripts/study.py`, `results/study/`) continues a trained
+# stage-1 MSIT-lite (5,000 steps) for 1,000 more steps with η ~ U(1, 8) and 32×32 LR patches (η = 8
+# needs a 256² HR crop), three ways:
+#
+# * **RIM, identity start** (`configs/lite-msit-rim.yaml`): `linear = 0`, so $W' = W$ at the switch —
+#   the network is exactly stage 1's and the remap has to grow from zero;
+# * **RIM, official switch** (`configs/study/lite-msit-rim-official.yaml`, `rim_init: official`): fresh
+#   maps, as the official code does — $W'$ jumps away from $W$ at step 0 and training has to recover;
+# * **plain control** (`configs/lite-msit-cont.yaml`): the stage-1 architecture continued for the same
+#   steps, data and η range — what stage 2 changes *beyond* this is what the re-parameterisation does.
+#
+# Each is run from the seed-0 stage-1 model (`msit-s0`, the shipped `checkpoints/lite-msit`) and again
+# from seed 1's (`msit-s1`); evaluated on Set5, Set14 and B100 at ×2–×12 (benchmark protocol). The
+# change against the stage-1 model each one started from:
 
 # %%
 import json
 
-S2 = ROOT / "results" / "lite" / "stage2"
-RUNS = {"lite-msit": "stage 1", "lite-msit-cont": "+1k plain", "lite-msit-rim": "+1k RIM"}
-found = {n: json.loads((S2 / f"{n}.json").read_text())["results"] for n in RUNS if (S2 / f"{n}.json").is_file()}
-if len(found) < len(RUNS):
-    print("results/lite/stage2/*.json missing: train with LITE_RUNS='msit-rim msit-cont' scripts/train_lite.sh, "
-          "then run the eval commands in results/README.md")
+STUDY = ROOT / "results" / "study"
+STAGE2 = {"cont": "plain control", "rim-identity": "RIM, identity", "rim-official": "RIM, official"}
+
+
+def eval_of(run: str) -> dict | None:
+    p = STUDY / run / "eval.json"
+    return json.loads(p.read_text())["results"] if p.is_file() else None
+
+
+changes = {}  # (kind, seed) -> set -> scale -> PSNR change vs its stage-1 model
+for seed in (0, 1):
+    base = eval_of(f"msit-s{seed}")
+    for kind in STAGE2:
+        got = eval_of(f"{kind}-s{seed}")
+        if base and got:
+            changes[(kind, seed)] = {ds: {sc: got[ds][sc]["psnr"] - base[ds][sc]["psnr"] for sc in got[ds]} for ds in got}
+if not changes:
+    print("no stage-2 run of the study has finished yet: python scripts/study.py status")
 else:
-    base = found["lite-msit"]
-    print(f"{'set':<6}{'scale':>6}" + "".join(f"{lbl:>16}" for lbl in RUNS.values()) + "   (PSNR dB; change vs stage 1)")
-    for ds in base:
-        for sc in sorted(base[ds], key=float):
-            cells = [f"{base[ds][sc]['psnr']:.3f}"]
-            for n in ("lite-msit-cont", "lite-msit-rim"):
-                v = found[n][ds][sc]["psnr"]
-                cells.append(f"{v:.3f} ({v - base[ds][sc]['psnr']:+.3f})")
-            print(f"{ds:<6}{'x' + sc:>6}" + "".join(f"{c:>16}" for c in cells))
-    fig, ax = plt.subplots(figsize=(6.5, 3.4))
-    for n, color, style in (("lite-msit-cont", "C0", dict(marker="o", ms=10, fillstyle="none", lw=3, alpha=0.6)),
-                            ("lite-msit-rim", "C3", dict(marker=".", ms=6, lw=1))):  # RIM drawn on top of its control
-        for ds, ls in (("Set5", "-"), ("Set14", "--")):
-            scs = sorted(base[ds], key=float)
-            ax.plot([float(x) for x in scs], [found[n][ds][x]["psnr"] - base[ds][x]["psnr"] for x in scs],
-                    color=color, ls=ls, label=f"{RUNS[n]}, {ds}", **style)
-    ax.axhline(0, color="k", lw=0.8)
-    ax.axvspan(1.8, 4, color="0.92", zorder=0)
-    ax.set_xscale("log"); ax.set_xticks([2, 4, 8, 12]); ax.set_xticklabels(["×2", "×4", "×8", "×12"]); ax.minorticks_off()
-    ax.set(xlabel="scale", ylabel="PSNR change vs stage 1 (dB)", title="1,000 more steps with η ~ U(1, 8)")
-    ax.legend(fontsize=7)
+    scales = ["2", "3", "4", "6", "8", "12"]
+    print("PSNR change vs the stage-1 model (dB); columns: " + ", ".join(f"x{s}" for s in scales))
+    for ds in ("Set5", "Set14", "B100"):
+        for (kind, seed), by in sorted(changes.items(), key=lambda kv: (kv[0][1], list(STAGE2).index(kv[0][0]))):
+            print(f"{ds:6s} {STAGE2[kind]:15s} from msit-s{seed}: "
+                  + " ".join(f"{by[ds][s]:+7.3f}" if s in by[ds] else "      –" for s in scales))
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.4), sharey=True)
+    for col, ds in enumerate(("Set5", "Set14", "B100")):
+        for (kind, seed), by in changes.items():
+            xs = [s for s in scales if s in by[ds]]
+            axes[col].plot([float(x) for x in xs], [by[ds][x] for x in xs], marker="o", ms=3,
+                           color={"cont": "C0", "rim-identity": "C2", "rim-official": "C3"}[kind],
+                           ls="-" if seed == 0 else "--", label=f"{STAGE2[kind]} (s{seed})")
+        axes[col].axhline(0, color="k", lw=0.8)
+        axes[col].axvspan(1.8, 4, color="0.92", zorder=0)
+        axes[col].set(xscale="log", title=ds, xlabel="scale")
+        axes[col].set_xticks([2, 3, 4, 6, 8, 12], ["2", "3", "4", "6", "8", "12"])
+        axes[col].minorticks_off()
+    axes[0].set_ylabel("PSNR change vs stage 1 (dB)")
+    axes[0].legend(fontsize=7)
     plt.tight_layout()
     plt.show()
+    for seed in (0, 1):
+        for kind in ("rim-identity", "rim-official"):
+            if (kind, seed) in changes and ("cont", seed) in changes:
+                d = [changes[(kind, seed)][ds][s] - changes[("cont", seed)][ds][s]
+                     for ds in changes[(kind, seed)] for s in changes[(kind, seed)][ds]]
+                print(f"{STAGE2[kind]} - plain control, from msit-s{seed}: {min(d):+.3f} to {max(d):+.3f} dB "
+                      f"over {len(d)} set x scale cells")
 
 # %% [markdown]
-# And how far the remap moved each stage-1 kernel in those 1,000 steps, $|W' - W| / |W|$ per RIM layer
-# (read from the shipped stage-2 weights; the frozen $W$ inside the RIMs is bit-identical to
-# `checkpoints/lite-msit`'s kernels, which the last line checks):
+# How far each start moves the stage-1 kernels, $|W' - W| / |W|$ per RIM layer: at the switch (step 0)
+# and after the 1,000 steps (the frozen $W$ inside every RIM is bit-identical to the stage-1 kernel,
+# which the last line checks):
 
 # %%
-rim_dir = ROOT / "checkpoints" / "lite-msit-rim"
-if not (rim_dir / "model.safetensors").is_file():
-    print("checkpoints/lite-msit-rim not found (see the cell above)")
+stage1_dir = STUDY / "msit-s0"
+if not (stage1_dir / "model.safetensors").is_file():
+    print("results/study/msit-s0 is not there yet")
 else:
-    rim_model, _ = load_checkpoint(rim_dir)
-    stage1_model, _ = load_checkpoint(ROOT / "checkpoints" / "lite-msit")
-    s1 = stage1_model.state_dict()
-    with torch.no_grad():
-        rows = [(n, float((m.effective_weight() - m.weight).norm() / m.weight.norm()), tuple(m.weight.shape[-2:]),
-                 torch.equal(m.weight, s1[f"{n}.weight"])) for n, m in rim_modules(rim_model).items()]
-    for n, moved, k, same in rows:
-        print(f"{n:<28} {k[0]}×{k[1]}  |W'-W|/|W| = {moved:.1e}")
-    print("frozen W == stage-1 kernels in every RIM:", all(r[3] for r in rows))
+    s1 = load_checkpoint(stage1_dir)[0].state_dict()
+    table = {}
+    for kind in ("rim-identity", "rim-official"):
+        torch.manual_seed(0)
+        switch = build_model({"model": with_conv(LITE, "rim")})
+        init_from_stage1(switch, stage1_dir, "official" if kind == "rim-official" else "identity")
+        with torch.no_grad():
+            table[(kind, "switch")] = {n: float((m.effective_weight() - m.weight).norm() / m.weight.norm())
+                                       for n, m in rim_modules(switch).items()}
+        if (STUDY / f"{kind}-s0" / "model.safetensors").is_file():
+            after = load_checkpoint(STUDY / f"{kind}-s0")[0]
+            with torch.no_grad():
+                table[(kind, "after")] = {n: float((m.effective_weight() - m.weight).norm() / m.weight.norm())
+                                          for n, m in rim_modules(after).items()}
+                frozen = all(torch.equal(m.weight, s1[f"{n}.weight"]) for n, m in rim_modules(after).items())
+            print(f"{STAGE2[kind]}: frozen W == stage-1 kernels in every RIM: {frozen}")
+    layers = list(next(iter(table.values())))
+    print(f"{'RIM layer':<28}" + "".join(f"{STAGE2[k].split(', ')[1] + ' ' + w:>18}" for k, w in table))
+    for n in layers:
+        print(f"{n:<28}" + "".join(f"{table[key][n]:>18.1e}" for key in table))
 
 # %% [markdown]
-# Reading the two tables together: 1,000 more steps with η up to 8 cost 0.15–0.30 dB at ×2 and gained
-# 0.01–0.06 dB at ×4–×12 — Table V's trade (U(1, 8) is better at large scales, U(1, 4) at ×2) — **with or
-# without RIM**: the RIM row differs from the plain control by at most 0.004 dB. The remap itself hardly
-# moved ($|W' - W| / |W| \le 1.2 \cdot 10^{-3}$): with the identity start the correction
-# $\mathrm{DWConv}(W) \odot \mathrm{Linear}(W)$ grows from zero only as fast as `linear` moves, and 1,000
-# steps at a peak learning rate of 2e-4 leave it tiny. So at this budget, what stage 2 changed is the
-# wider scale range, not the re-parameterisation. Table III's RIM gain (+0.03–0.05 dB over plain convs on
-# DIV2K) comes from a full-length stage 2; a stronger lite test would run the RIM stage longer or give the
-# remap maps their own, larger learning rate — we report what this run measured and claim no more.
+# **Reading it.** The plain control is the reference: 1,000 more steps with η up to 8 trade a little at
+# ×2 for a little at larger scales, with or without RIM — Table V's trade (U(1, 8) is better at large
+# scales, U(1, 4) at ×2). The identity start barely moves the kernels in 1,000 steps (the correction
+# $\mathrm{DWConv}(W) \odot \mathrm{Linear}(W)$ grows only as fast as `linear` moves), so it stays next to
+# its control. The official switch is a different experiment: it *perturbs* every multi-scale kernel at
+# step 0 (the "switch" column) and the lines above say whether 1,000 steps bring it back to, or beyond,
+# the control. Table III's RIM gain, from the paper's own rows:
+
+# %%
+from msit_lite.paper import TABLE_III
+
+plain, rim = TABLE_III.row("MSNO, MSSA"), TABLE_III.row("MSNO, MSSA, RIM")
+gain = {s: round(rim.value(s) - plain.value(s), 2) for s in TABLE_III.scales}
+print("Table III, RIM row minus the plain row (rows 3 -> 4), DIV2K val:", {f"x{s}": f"{g:+.2f}" for s, g in gain.items()})
+print(f"i.e. +{min(gain.values()):.2f} to +{max(gain.values()):.2f} dB after a full-length stage 2 of a {plain.params}-parameter model")
+
+# %% [markdown]
+# That is a few hundredths of a dB after hundreds of epochs; a lite stage 2 of 1,000 steps cannot
+# resolve it, and we report what it measured and claim no more. What would: a longer stage 2, several
+# stage-1 seeds, and the remap maps on their own (larger) learning rate.
+#
+# ## Exercises
+#
+# Each exercise cell runs as it is; put your answer where it says so and run it again. A **predict,
+# then run** exercise has a second cell whose output is collapsed: decide first, then run it.
+#
+# **Exercise 1 (predict, then run).** A RIM on a 9×9 kernel of the lite MSNO (8 → 8 channels) trains
+# `convmap` (a 3×3 depthwise conv over the 64 kernels) and `linear` (one scalar per kernel). How many
+# parameters does that RIM train, and how many does the deployed (folded) conv have?
+
+# %%
+from msit_lite.exercises import reveal
+
+my_answer_1 = None  # (trained by the RIM, deployed), e.g. (600, 5200)
+
+# %% hide-output
+rim9 = RIMConv2d(8, 8, 9, padding=4)
+reveal(my_answer_1, (sum(p.numel() for p in rim9.parameters() if p.requires_grad),
+                     sum(p.numel() for p in rim9.to_conv().parameters())),
+       hint="convmap: 64 kernels x 3 x 3; linear: 64; the bias is trained too; folded: 8 x 8 x 9 x 9 + 8")
+
+# %% [markdown]
+# **Exercise 2 (predict, then run).** With the identity start, what is $|W' - W|$ at the switch, and which
+# of the two maps receives a non-zero gradient in the first backward pass (`"convmap"`, `"linear"`,
+# `"both"`)? (Section 4 printed the gradients — predict before you scroll up.)
+
+# %%
+my_answer_2 = None  # e.g. (0.0, "both")
+
+# %% hide-output
+probe = RIMConv2d(4, 4, 3, padding=1)
+with torch.no_grad():
+    probe.weight.normal_()
+    probe.linear.weight.zero_()  # the identity start
+x_probe = torch.randn(1, 4, 6, 6)
+probe(x_probe).square().sum().backward()
+who = [n for n, m in (("convmap", probe.convmap), ("linear", probe.linear)) if float(m.weight.grad.abs().sum()) > 0]
+reveal(my_answer_2, (float((probe.effective_weight() - probe.weight).norm()), who[0] if len(who) == 1 else "both"),
+       hint="d(convmap(W) * linear(W)) / d convmap is proportional to linear(W), which is 0")
+
+# %% [markdown]
+# **Exercise 3.** Fold the shipped stage-2 model (`checkpoints/lite-msit-rim`) with `fold()` and check on
+# a random input that the folded and unfolded networks agree to float rounding; then count the
+# parameters of both with `count_parameters` and explain the "during training vs deployed" difference.
+#
+# **Exercise 4.** Why does the dead-RIM trap of §4 not hurt the official *stage-2* configs, although their
+# own initialisation makes every RIM output zero? (Hint: what does stage 2 load before the first step?)
+#
+# ## Takeaways
+#
+# * Eq. 11 trains a *remap* of frozen stage-1 kernels; at inference the remap is folded back, so stage 2
+#   deploys at stage-1 cost.
+# * How stage 2 starts matters: the identity start is exactly stage 1 and moves slowly; the official
+#   switch perturbs every multi-scale kernel and has to recover.
+# * A stage-2 result means something only next to its control (the same extra steps without RIM): the
+#   wider η range alone shifts PSNR between small and large scales.
 
 # %%
 shutil.rmtree(WORK, ignore_errors=True)

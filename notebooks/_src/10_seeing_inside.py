@@ -11,14 +11,18 @@
 # | 1 | do small MSC kernels keep texture and large ones shape? does SIM keep detail a plain merge loses? | Fig. 7 | `feature_maps` |
 # | 2 | which input pixels does the network use for an HR window? does FEM widen that? | Fig. 8 | `lam` |
 # | 3 | what does RIM's remap $W' = W + \mathrm{DWConv}(W)\odot\mathrm{Linear}(W)$ do to a kernel? | Eq. 11 | `rim` |
+# | 1b | does the trained model need its small kernels at large scales and its large kernels at small ones? | Figs. 1, 7 | the study's branch ablation |
+# | 2b | does MSSA draw on a wider area than conventional SA? | Fig. 9 | `lam`, the study's SA-lite |
 # | 4 | where does MSSA look, per head, and how much of it is the positional bias? | Eqs. 7–10 | `attention` |
 # | 5 | where are the errors at ×2 vs ×4? how do the models compare? one model at ×1.7…×4.4 | Figs. 1, 5, 6, 9 | `error_maps` |
 # | 6 | all of it interactively | – | `widgets` |
 #
 # **Weights.** The shipped lite models `checkpoints/lite-msit` and `checkpoints/lite-liif` (~350k
 # parameters each, the same EDSR encoder, trained on one CPU core for under an hour (54 and 49 min) with the same recipe —
-# `configs/lite-*.yaml`). They are far from the paper's 8M-parameter models trained on DF2K for 1000 epochs:
-# read every picture as "what *this* small network does", not as a replication of the paper's figures.
+# `configs/lite-*.yaml`), and for §1b and §2b the lite study's runs (`results/study/`, notebook 07 §8).
+# They are far from the paper's 8M-parameter models trained for 1,050 epochs of DF2K (`msit_lite.paper.TRAINING`,
+# computed in notebook 07 §4): read every picture as "what *this* small network does", not as a replication
+# of the paper's figures.
 #
 # **Cost.** Everything runs on a CPU in about a minute: LAM uses 12 path steps in quick mode
 # (`MSIT_QUICK=1`, the default) and the LAM paper's 50 with `MSIT_QUICK=0`, which also enlarges the images.
@@ -102,8 +106,9 @@ if READY:
 
 # %% [markdown]
 # **SIM vs a plain merge.** The paper compares SIM with "regular convolution" merging (Fig. 7, bottom;
-# Table IV "SIM W/O") and says regular convolution loses detail. We have no retrained `merge: conv` lite
-# model, so we compare something weaker but exactly defined: the **best 1×1 convolution** (least squares on
+# Table IV "SIM W/O") and says regular convolution loses detail. The lite study retrained that model from
+# scratch (`results/study/sim-off-s0`, its PSNR beside the paper's row in notebook 09); here we look at
+# something exactly defined on *this* model's features: the **best 1×1 convolution** (least squares on
 # this image's pixels, `viz.fit_linear_merge`) that reproduces SIM's output from the same four branches.
 # Whatever that linear merge cannot reproduce is what SIM's non-linearity (BatchNorm + GELU between
 # the two 1×1 convs) adds. It is *not* what a network trained with a conv merge would do — its branches
@@ -137,8 +142,73 @@ if READY:
 # the most high-frequency energy and each larger kernel less — the direction the paper describes
 # ("texture" in the first convolutions, "overall shape" with larger kernels). The linear merge reproduces
 # most of SIM's output, and the part it misses (right panel) sits on the eyes, whiskers and fur edges:
-# the detail is where the non-linear merge differs. Whether a *trained* conv merge would lose it is a
-# question for the retrained Table IV ablation (`configs/ablations/t4-sim-off.yaml`), not for this fit.
+# the detail is where the non-linear merge differs. Whether a *trained* conv merge loses it is the
+# retrained Table IV ablation's question (notebook 09), not this fit's.
+#
+# ### 1b · Does the trained model use its branches the way the paper says? (Figs. 1 and 7)
+#
+# The paper's argument (§IV-C a): "in the first few convolutions, the detailed texture of the target
+# object is mainly extracted, and with the increase of convolution kernel size, the overall shape of the
+# target object is gradually preserved. Since small SR magnification factors (e.g., ×2) are more
+# interested in the overall shape about the target, and large SR magnifications are more inclined to the
+# detailed texture of the image, the performance of the network is improved across all magnification
+# factors." That is a testable claim about a trained network: silence one branch and measure what it costs
+# at each scale. If the claim holds, the large kernels' share of the cost is highest at ×2 and the small
+# kernels' share highest at ×12. `scripts/study_branches.py` zeroes each branch of MSNO's MSC and of MSSA's
+# Q projection in turn, for the three MSIT-lite seeds, and evaluates Set5 and Set14 at ×2–×12
+# (`results/study/branches.json`). Left: ΔPSNR (mean over seeds, bars = std); right: each branch's share of
+# the total cost at each scale — the comparison the claim is about.
+
+# %%
+import json
+
+STUDY = repo_dir() / "results" / "study"
+branches = json.loads((STUDY / "branches.json").read_text()) if (STUDY / "branches.json").is_file() else None
+if not branches or not branches["runs"]:
+    print("results/study/branches.json not found yet: python scripts/study_branches.py")
+else:
+    B_SCALES = branches["scales"]
+    runs = [r for r, e in branches["runs"].items() if "intact" in e]
+    fig, axes = plt.subplots(2, 2, figsize=(12, 6.4), sharex=True)
+    for row, part in enumerate(branches["parts"]):
+        keys = sorted({k for r in runs for k in branches["runs"][r] if k.startswith(part + ".")})
+        costs = {}  # branch -> scale -> [cost per run], cost = intact - ablated, mean over Set5 and Set14
+        for k in keys:
+            for s in B_SCALES:
+                vals = [np.mean([branches["runs"][r]["intact"][ds][s] - branches["runs"][r][k][ds][s] for ds in branches["sets"]])
+                        for r in runs if k in branches["runs"][r]]
+                costs.setdefault(k, {})[s] = vals
+        x = [float(s) for s in B_SCALES]
+        for i, k in enumerate(keys):
+            kernel = 3 + 2 * int(k.rsplit(".", 1)[1])
+            m = [np.mean(costs[k][s]) for s in B_SCALES]
+            e = [np.std(costs[k][s], ddof=1) if len(costs[k][s]) > 1 else 0 for s in B_SCALES]
+            axes[row, 0].errorbar(x, m, yerr=e, marker="o", ms=3, capsize=2, color=plt.cm.viridis(i / max(1, len(keys) - 1)),
+                                  label=f"{kernel}x{kernel} silenced")
+            total = [sum(np.mean(costs[kk][s]) for kk in keys) for s in B_SCALES]
+            axes[row, 1].plot(x, [a / t if t > 0 else np.nan for a, t in zip(m, total)], marker="o", ms=3,
+                              color=plt.cm.viridis(i / max(1, len(keys) - 1)), label=f"{kernel}x{kernel}")
+        axes[row, 0].set(ylabel="PSNR lost (dB)", title=f"{branches['parts'][part]}: cost of silencing a branch")
+        axes[row, 1].set(ylabel="share of the total cost", title="each branch's share, per scale")
+        for ax in axes[row]:
+            ax.set_xscale("log")
+            ax.set_xticks(x, [f"×{s}" for s in B_SCALES])
+            ax.minorticks_off()
+            ax.axvspan(1.8, 4, color="0.93", zorder=0)
+        axes[row, 0].legend(fontsize=7)
+        small, large = keys[0], keys[-1]
+        share = {s: (np.mean(costs[small][s]), np.mean(costs[large][s])) for s in B_SCALES}
+        lo, hi = B_SCALES[0], B_SCALES[-1]
+        t_lo = sum(np.mean(costs[kk][lo]) for kk in keys)
+        t_hi = sum(np.mean(costs[kk][hi]) for kk in keys)
+        print(f"{branches['parts'][part]} ({len(runs)} seeds): smallest kernel's share x{lo} {share[lo][0] / t_lo:.0%} -> "
+              f"x{hi} {share[hi][0] / t_hi:.0%}; largest kernel's share x{lo} {share[lo][1] / t_lo:.0%} -> x{hi} {share[hi][1] / t_hi:.0%}")
+        print(f"  the paper's reading predicts: the smallest kernel's share grows with scale, the largest's falls -> "
+              f"{'as predicted' if share[hi][0] / t_hi > share[lo][0] / t_lo and share[hi][1] / t_hi < share[lo][1] / t_lo else 'not as predicted'}")
+    for ax in axes[1]:
+        ax.set_xlabel("scale")
+    plt.tight_layout()
+    plt.show()
 
 # %% [markdown]
 # ## 2 · Local Attribution Maps (Fig. 8)
@@ -272,6 +342,64 @@ if READY:
     print("ranked by DI:", " > ".join(f"{name} ({v:.1f})" for v, name in ranked))
 
 # %% [markdown]
+# ### 2b · MSSA vs conventional SA (Fig. 9)
+#
+# The paper's Fig. 9 shows windows where the network with conventional self-attention (SA: Q, K and V
+# from three 3×3 convs, as in CLIT) over-smooths or rings where MSSA does not; Table III puts a number on
+# it (notebook 09). One attributed window would be an anecdote, so `scripts/study_lam.py` runs LAM
+# (reference settings: 50 steps, σ_max 1.2) on **the same 12 windows** for SA-lite and MSIT-lite of the
+# study (`sa-s0/s1`, `msit-s0/s1`: same recipe and seed, only the attention differs). The windows are
+# chosen without looking at any model: per image of Set14 and B100 (×4), the 16×16 HR window with the
+# largest edge strength (`results/study/lam.json` lists them). Then one of them, live.
+
+# %%
+lam_study = json.loads((STUDY / "lam.json").read_text()) if (STUDY / "lam.json").is_file() else None
+if not lam_study or "summary" not in lam_study:
+    print("results/study/lam.json not found yet: python scripts/study_lam.py")
+else:
+    for run, st in lam_study["summary"].items():
+        if "windows" in st:
+            print(f"{run:18s} paired DI difference {st['mean']:+.3f} ± {st['std']:.3f} (MSSA larger in "
+                  f"{st['windows_larger']} of {st['windows']} windows)")
+        else:
+            print(f"{run:18s} DI {st['mean']:.3f} ± {st['std']:.3f} (min {st['min']:.3f}, max {st['max']:.3f}) over "
+                  f"{len(lam_study['windows'])} windows")
+    pairs = [k for k in lam_study["summary"] if " − " in k]
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    for i, k in enumerate(pairs):
+        a, b = k.split(" − ")
+        ax.scatter(lam_study["di"][b], lam_study["di"][a], s=14, color=f"C{i}", label=f"{a} vs {b}")
+    lims = [min(min(v) for v in lam_study["di"].values()) * 0.9, max(max(v) for v in lam_study["di"].values()) * 1.1]
+    ax.plot(lims, lims, "k--", lw=0.8)
+    ax.set(xlabel="DI, conventional SA", ylabel="DI, MSSA", title="LAM Diffusion Index, same windows")
+    ax.legend(fontsize=7)
+    plt.tight_layout()
+    plt.show()
+
+# %%
+sa_model, _ = load_checkpoint(STUDY / "sa-s0") if (STUDY / "sa-s0" / "model.safetensors").is_file() else (None, None)
+mssa_model, _ = load_checkpoint(STUDY / "msit-s0") if (STUDY / "msit-s0" / "model.safetensors").is_file() else (None, None)
+if lam_study and sa_model is not None and mssa_model is not None:
+    from msit_lite.data.io import read_image
+    from msit_lite.paths import data_root
+
+    w0 = lam_study["windows"][0]
+    lr_path = data_root() / "benchmark" / w0["lr"]
+    if not lr_path.is_file():
+        print(f"{w0['lr']} not found under $MSIT_DATA/benchmark (the benchmark images are not shipped)")
+    else:
+        win_lr = read_image(lr_path)
+        window = viz.Window(w0["top"], w0["left"], w0["size"])
+        fig, axes = plt.subplots(1, 2, figsize=(9, 4))
+        for ax, (name, model) in zip(axes, (("SA-lite (sa-s0)", sa_model), ("MSIT-lite (msit-s0)", mssa_model))):
+            res = viz.lam(model, win_lr, window, hr_size=tuple(w0["hr_size"]))
+            viz.show_lam(res, win_lr, ax=ax, title=f"{name}, {w0['set']} {w0['image']}\nDI {res.diffusion_index:.2f}")
+        plt.tight_layout()
+        plt.show()
+else:
+    print("SA-lite or MSIT-lite of the study (results/study/sa-s0, msit-s0) not there yet")
+
+# %% [markdown]
 # ## 3 · RIM: what the remap does to a kernel (Eq. 11)
 #
 # Stage 2 freezes the stage-1 kernels $W$ and learns $W' = W + \mathrm{DWConv}_{3\times3}(W) \odot
@@ -400,14 +528,29 @@ if READY:
     plt.tight_layout()
     plt.show()
     share = (view.probs * view.bias_probs).sum(dim=(-2, -1)) / (view.probs.norm(dim=(-2, -1)) * view.bias_probs.norm(dim=(-2, -1)))
-    print("cosine(full weights, bias-only weights) per head, first pixel:", " ".join(f"{v:.2f}" for v in share[0]))
+    for i, (y, x_) in enumerate(pixels):
+        print(f"HR ({y:3d},{x_:3d}) cosine(full weights, bias-only weights) per head:", " ".join(f"{v:.2f}" for v in share[i]))
+    print(f"over the {len(pixels)} pixels and {heads} heads: min {float(share.min()):.2f}, median {float(share.median()):.2f}")
+
+# %% [markdown]
+# **Said plainly: the lite model's attention is almost purely positional.** The cosine between each head's
+# window weights and the weights its positional bias alone would give is close to 1 for nearly every head
+# and pixel (the lines above): the image content — $\hat Q \cdot \hat K$ — barely moves the softmax. The lite
+# MSSA behaves like a learned, position-dependent interpolation kernel over the 7×7 window rather than
+# content-based attention. That is what a 5,000-step, 32-channel model learned; it does not say the
+# paper's 256-channel model behaves the same way, and it is one reason the lite SA-vs-MSSA comparison
+# (Table III in notebook 09, §2b above) can show little: if content hardly enters the weights, *how* Q and K
+# are computed hardly matters. Seeing content-driven attention would need a larger model, a longer run, or
+# both.
 
 # %% [markdown]
 # ## 5 · Errors across scales, side-by-side crops, stepwise SR
 #
 # **Mean error maps (Fig. 1).** One HR image, degraded by each factor and super-resolved back to its own
-# size by MSIT-lite; the map is $|SR - HR|$ averaged over RGB. The paper's reading: at small factors the
-# error sits on object outlines, at large factors it spreads over the texture. `error_share_on_edges` is the
+# size by MSIT-lite; the map is $|SR - HR|$ averaged over RGB. The paper's caption: "For SR with large
+# magnification factor the network has less error on texture compared to SR with small magnification
+# factor, indicating that SR with large magnification factor focuses more on the detailed texture of the
+# target" — while at small factors it "is more focused on the overall shape". `error_share_on_edges` is the
 # share of the total error on the 20 % strongest-gradient HR pixels.
 
 # %%
@@ -425,6 +568,13 @@ if READY:
         print(f"x{s:g}: mean error {m.mean() * 255:5.2f}/255, share on edges {viz.error_share_on_edges(m, err_hr):.0%}")
 
 # %% [markdown]
+# What the printed shares say: the error's share on the strongest edges hardly changes with the factor — a
+# null result on this image and model. And it could not settle the caption either way: object outlines
+# ("shape") and fur or whiskers ("texture") both have strong gradients, so a share of error *on strong
+# gradients* cannot tell shape errors from texture errors. Testing Fig. 1 needs a texture mask that
+# excludes outlines (e.g. local variance without long straight edges) or, more directly, the branch
+# ablation of §1b, which asks the trained network which of its scales it needs at which factor.
+#
 # **Zoomed comparison (Figs. 5, 9).** The same box at ×4 from bicubic, LIIF-lite, MSIT-lite and the ground
 # truth, each with the PSNR of the box (Y channel; a local number, not a benchmark score).
 
@@ -472,19 +622,69 @@ if READY:
     print(f"explorer: {len(explorer.images)} images, {len(explorer.models)} models, scale {explorer.scale_range}")
 
 # %% [markdown]
-# ## Summary
+# ## Exercises
 #
-# * **MSC (Fig. 7).** Small kernels carry the high frequencies, large kernels are smoother. SIM's output is
-#   largely a linear mix of the branches; the part a least-squares 1×1 conv cannot reproduce lies on edges
-#   and fine texture. (Compared with a fitted linear merge, not a retrained conv-merge model.)
-# * **LAM (Fig. 8).** Blur-path attributions satisfy completeness within the stated tolerance; the midpoint
-#   rule tightens it. captum's straight-line IG from the same baseline gives a different map with the same
-#   total. FEM on vs off compares two *trained* continuations of the same stage-1 model (1,000 steps each,
-#   only FEM differs) — a short-budget version of the paper's retrained pair — plus the weights-fixed ablation.
-# * **RIM (Eq. 11).** The correction is the 3×3-filtered kernel times a scaled copy of itself; the table
-#   says how far each layer moved (at the switch, or after stage 2 when that checkpoint exists).
-# * **MSSA.** Heads differ in how concentrated their window weights are (entropies); the positional bias is
-#   a high-frequency lookup at the δ values that occur rather than a smooth spatial prior, and the cosine
-#   similarities say how much of each head's pattern it explains.
-# * **Errors (Figs. 1, 5, 6, 9).** Lite models, lite differences: read the numbers as a demonstration of the
-#   tools, and rerun with the paper-size checkpoints (`msit-lite convert`) for the real thing.
+# Each exercise cell runs as it is; put your answer where it says so and run it again. A **predict,
+# then run** exercise has a second cell whose output is collapsed: decide first, then run it.
+#
+# **Exercise 1 (predict, then run).** In MSIT-lite's MSC, which branch — `"3x3"`, `"5x5"`, `"7x7"` or
+# `"9x9"` — holds the most trainable parameters, and how many (each branch maps its 8 channels to 8)?
+
+# %%
+from msit_lite.exercises import reveal
+
+my_answer_1 = None  # e.g. ("5x5", 1608)
+
+# %% hide-output
+if READY:
+    sizes = {f"{c.kernel_size[0]}x{c.kernel_size[1]}": sum(p.numel() for p in c.parameters()) for c in msit.msno.msc.convs}
+    best = max(sizes, key=sizes.get)
+    reveal(my_answer_1, (best, sizes[best]), hint="8 x 8 x k x k weights plus 8 biases")
+
+# %% [markdown]
+# **Exercise 2 (predict, then run).** Silence the positional bias of MSIT-lite (zero its `proj` weights and
+# bias, in a copy). For the first pixel of §4, does the mean entropy of the heads' window weights go
+# `"up"` or `"down"`? (§4 said the lite attention is almost purely positional.)
+
+# %%
+my_answer_2 = None  # "up" or "down"
+
+# %% hide-output
+if READY:
+    import copy
+
+    no_bias = copy.deepcopy(msit)
+    with torch.no_grad():
+        no_bias.attention.pos_bias.proj.weight.zero_()
+        no_bias.attention.pos_bias.proj.bias.zero_()
+    before = float(view.entropy()[0].mean())
+    after = float(viz.attention_at(no_bias, cat_lr, pixels[:1], scale=3).entropy()[0].mean())
+    reveal(my_answer_2, "up" if after > before else "down",
+           hint="without the bias only Q·K is left, and it is nearly flat on these weights")
+    print(f"mean entropy over heads: {before:.2f} with the bias, {after:.2f} without (uniform: {np.log(49):.2f})")
+
+# %% [markdown]
+# **Exercise 3.** Run LAM for SA-lite and MSIT-lite of the study on another of the windows in
+# `results/study/lam.json` (or one you choose on `cat_lr`), and compare both the DI and where the
+# attribution lands. Does one window agree with the 12-window summary of §2b?
+#
+# **Exercise 4.** `error_share_on_edges` uses the 20 % strongest-gradient pixels. Recompute the shares of
+# §5 with 5 % and with 50 %: does any setting show a trend across ×2, ×3, ×4? What would a texture mask
+# that separates outlines from fur need to measure?
+#
+# ## Takeaways
+#
+# * **MSC (Figs. 1, 7).** Small kernels carry more high-frequency energy than large ones on this image. The
+#   branch ablation (§1b) asks the trained network which branch it *needs* at which scale — the test the
+#   paper's shape-vs-texture story implies; its printed verdict is on these lite weights only.
+# * **LAM (Figs. 8, 9).** Blur-path attributions satisfy completeness within the stated tolerance; captum's
+#   straight-line IG gives a different map with the same total. FEM on vs off compares two trained
+#   continuations; SA vs MSSA compares two models trained from scratch, on 12 windows chosen without
+#   looking at the models — DI as mean ± spread, not one picture.
+# * **RIM (Eq. 11).** The correction is the 3×3-filtered kernel times a scaled copy of itself; how far it
+#   moved depends on how stage 2 started (notebook 08).
+# * **MSSA.** The lite attention is almost purely positional: its weights are nearly what the positional
+#   bias alone gives. Content-driven attention would need a larger model or a longer run.
+# * **Errors (Figs. 1, 5, 6, 9).** The edge-share metric is a null result and cannot separate shape from
+#   texture; read the pictures as a demonstration of the tools, and rerun with the paper-size checkpoints
+#   (`msit-lite convert`) for the real thing.

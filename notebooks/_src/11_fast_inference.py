@@ -253,21 +253,7 @@ else:
 # run** exercise has a second cell whose output is collapsed: decide first, then run it.
 
 # %%
-def reveal(guess, answer, hint="", close=None):
-    """Compare a prediction with the answer computed from the package: prints, never raises."""
-    def same(a, b):
-        if close is not None and isinstance(a, (int, float)) and isinstance(b, (int, float)):
-            return abs(a - b) <= close * max(abs(b), 1e-12)
-        if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-            return list(a) == list(b)
-        return str(a).strip().lower() == str(b).strip().lower()
-
-    if guess is None:
-        print(f"(no prediction entered) the answer is {answer!r}")
-    elif same(guess, answer):
-        print(f"✓ right: {answer!r}")
-    else:
-        print(f"✗ you said {guess!r}, the package says {answer!r}" + (f" -- {hint}" if hint else ""))
+from msit_lite.exercises import reveal  # prints how a prediction compares; never raises
 
 # %% [markdown]
 # **Exercise 1 (predict, then run).** For a 128×128 input at **×3**, what share of all the reference
