@@ -274,8 +274,11 @@ def iter_grid(net: FastLIIF, feats: dict[str, Tensor], hr_size: tuple[int, int],
         base = (torch.arange(b, device=device) * (h * w)).repeat_interleave(end - start)
         n = base.shape[0]
         out = _decode(net, table, w, base, [(i[r_i], r[r_i]) for i, r in rows], [(i[c_i], r[c_i]) for i, r in cols],
-                      (cell_y.expand(n), cell_x.expand(n)))
-        yield start, end, out.view(b, end - start, -1)
+                      (cell_y.expand(n), cell_x.expand(n))).view(b, end - start, -1)
+        if net.inner.long_skip:  # the same make_coord values the reference queries at
+            coord = torch.stack([seq_h[idx // big_w], seq_w[idx % big_w]], dim=-1).unsqueeze(0).expand(b, -1, -1)
+            out = out + long_skip(feats["inp"], coord)
+        yield start, end, out
 
 
 __all__ = ["FastLIIF", "TARGET_QUERIES", "iter_grid", "prepare_fast", "unsupported_reason"]

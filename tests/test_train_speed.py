@@ -169,6 +169,12 @@ def test_liif_long_skip_adds_msit_skip_and_the_fast_path_follows() -> None:
                                  align_corners=False)[:, :, :, 0].permute(0, 2, 1)
         assert torch.allclose(skip(lr, coord, cell), plain(lr, coord, cell) + bilinear, atol=1e-6)
         assert torch.allclose(prepare_fast(skip)(lr, coord, cell), skip(lr, coord, cell), atol=1e-5)
+        # the full-grid fast path (what predict/upscale/eval/validation use) adds the skip too
+        from msit_lite.inference import predict
+
+        ref = skip(lr * 2 - 1, coord, cell).view(1, 15, 17, 3).permute(0, 3, 1, 2)
+        for fast in (True, False):
+            assert torch.allclose(predict(skip, lr * 2 - 1, (15, 17), fast=fast), ref, atol=1e-5), fast
 
 
 def test_channels_last_training_step_matches_the_plain_step() -> None:
