@@ -246,12 +246,15 @@ def _run_one(where: Where, run: Run) -> None:
 
 def _describe(where: Where, run: Run) -> dict:
     commit = subprocess.run(["git", "-C", str(where.code), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(["git", "-C", str(where.code), "status", "--porcelain", "--", "msit_lite", "configs"],
+                           capture_output=True, text=True)
     sys.path.insert(0, str(where.code))
     from msit_lite.checkpoint import load_checkpoint
 
     model = load_checkpoint(where.run_dir(run), device="cpu")[0]
     return {"run": run.name, "config": run.config, "seed": run.seed, "tables": list(run.tables), "init": run.init,
             "reused_checkpoint": run.reuse, "code_commit": commit.stdout.strip(),
+            "code_changed_since_commit": [line[3:] for line in dirty.stdout.splitlines()],
             "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
             "eval": {"sets": EVAL_SETS, "scales": EVAL_SCALES, "protocol": "benchmark", "lr_source": "files"}}
 
