@@ -153,7 +153,8 @@ inp, gt = norm(b["inp"]), norm(b["gt"])
 pred = model(inp, b["coord"], b["cell"])
 by_hand = (pred - gt).abs().mean()
 print("inp range", (round(float(inp.min()), 3), round(float(inp.max()), 3)), " pred", tuple(pred.shape))
-print(f"L1 by hand {by_hand.item():.6f} == F.l1_loss: {torch.equal(by_hand, F.l1_loss(pred, gt))}")
+assert torch.equal(by_hand, F.l1_loss(pred, gt))
+print(f"L1 by hand {by_hand.item():.6f} == F.l1_loss: True (asserted)")
 
 schedule = make_schedule(tcfg, len(inner))
 opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=schedule(0), betas=tcfg.optimizer.betas)
@@ -214,7 +215,8 @@ mine, my_losses = hand_loop(cfg, 10, WORK / "data")
 theirs = quiet_train(cfg, WORK / "runs" / "ten", data_root=WORK / "data", max_steps=10)
 same = all(torch.equal(a, b) for a, b in zip(mine.state_dict().values(), theirs.model.state_dict().values()))
 print("losses:", [round(x, 4) for x in my_losses])
-print("hand loop == msit_lite.training.train after 10 steps, bit for bit:", same and my_losses == theirs.losses)
+assert same and my_losses == theirs.losses, "the hand loop and train() differ"
+print("hand loop == msit_lite.training.train after 10 steps, bit for bit: True (asserted)")
 
 # %% [markdown]
 # ## 4 · Warm-up + cosine, as a function of the step
@@ -283,9 +285,10 @@ print("run folder:", sorted(p.name for p in (WORK / "runs" / "part").iterdir()))
 state = load_state(WORK / "runs" / "part")
 print("train_state.pt:", sorted(state), "step", state["step"], "sampler", state["sampler"])
 print("steps:", part.step, "+ resume ->", rest.step)
-print("weights equal, bit for bit:",
-      all(torch.equal(a, b) for a, b in zip(full.model.state_dict().values(), rest.model.state_dict().values())))
-print("losses of steps 8-12 equal:", full.losses[7:] == rest.losses)
+assert all(torch.equal(a, b) for a, b in zip(full.model.state_dict().values(), rest.model.state_dict().values()))
+assert full.losses[7:] == rest.losses
+print("weights equal, bit for bit: True (asserted)")
+print("losses of steps 8-12 equal: True (asserted)")
 
 # %% [markdown]
 # The same holds with `msit-lite train --resume --out RUN` from the shell (the run's own `config.yaml`

@@ -134,7 +134,8 @@ def remap_by_hand(m: RIMConv2d) -> tuple[torch.Tensor, ...]:
 with torch.no_grad():
     ok = all(torch.allclose(remap_by_hand(m)[3].view(m.kernel_shape), m.effective_weight(), atol=0, rtol=0)
              for m in rims.values())
-print("Eq. 11 by hand == RIMConv2d.effective_weight() for every RIM:", ok)
+assert ok, "Eq. 11 by hand differs from RIMConv2d.effective_weight()"
+print("Eq. 11 by hand == RIMConv2d.effective_weight() for every RIM: True (asserted, bit for bit)")
 
 # %%
 # NBVAL_IGNORE_OUTPUT

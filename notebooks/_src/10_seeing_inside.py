@@ -85,7 +85,8 @@ if READY:
     conv5 = msit.msno.msc.convs[1]  # the 5x5 branch: a plain nn.Conv2d in this stage-1 model
     by_hand = F.conv2d(feats.fem[None, chunk:2 * chunk], conv5.weight, conv5.bias, padding=2)[0]
     print("branches:", [f"{k}x{k}" for k in feats.kernel_sizes], "each", tuple(feats.branches[0].shape))
-    print("5x5 branch by hand == traced:", torch.allclose(by_hand, feats.branches[1], atol=1e-5))
+    assert torch.allclose(by_hand, feats.branches[1], atol=1e-5)
+    print("5x5 branch by hand == traced: True (asserted, atol 1e-5)")
 
 # %% [markdown]
 # Each panel shows the per-pixel RMS over a branch's 8 channels (channel means removed). The number is
@@ -245,9 +246,10 @@ def gaussian_blur_by_hand(img, sigma, size=9):
 
 path = [gaussian_blur_by_hand(x, 1.2 * (1 - i / STEPS)) for i in range(STEPS + 1)]
 points, deltas = viz.blur_path(x, sigma=1.2, steps=STEPS)
-print(f"{STEPS} steps; hand-made path == viz.blur_path:",
-      all(torch.allclose(p, q, atol=1e-6) for p, q in zip(path[1:], points)))
-print("increments sum to x - x':", torch.allclose(deltas.sum(0), x - path[0], atol=1e-5))
+assert all(torch.allclose(p, q, atol=1e-6) for p, q in zip(path[1:], points))
+assert torch.allclose(deltas.sum(0), x - path[0], atol=1e-5)
+print(f"{STEPS} steps; hand-made path == viz.blur_path: True (asserted, atol 1e-6)")
+print("increments sum to x - x': True (asserted)")
 fig, axes = plt.subplots(1, 5, figsize=(10, 2.2))
 for ax, i in zip(axes, np.linspace(0, STEPS, 5).round().astype(int)):
     ax.imshow(path[i].permute(1, 2, 0).clamp(0, 1).numpy())
@@ -286,7 +288,8 @@ if READY:
 # %%
 if READY:
     ig, delta = viz.integrated_gradients(msit, face_lr, WIN, scale=4, method="gausslegendre")
-    print(f"captum convergence delta == our completeness gap: {abs(delta - ig.gap) < 1e-2}")
+    assert abs(delta - ig.gap) < 1e-2, "captum's convergence delta is our completeness gap"
+    print("captum convergence delta == our completeness gap: True (asserted, within 1e-2)")
     print(f"IG |delta| / |F(x) - F(x')| = {ig.relative_gap:.1%} (Gauss-Legendre, {ig.steps} steps)")
     print(f"DI: LAM blur path {lam_msit.diffusion_index:.1f}, IG straight line {ig.diffusion_index:.1f}")
     fig, axes = plt.subplots(1, 4, figsize=(12, 3.2))
@@ -422,8 +425,8 @@ if READY:
     k, rim0 = p.kernel_size, rim_modules(rim_model)[p.name]
     w = rim0.weight.view(1, -1, k, k)
     by_hand = w + F.conv2d(w, rim0.convmap.weight, padding=1, groups=w.shape[1]) * (rim0.linear.weight.view(1, -1, 1, 1) * w)
-    print(f"{p.name}: W' by hand == effective_weight(): "
-          f"{torch.allclose(by_hand.view_as(rim0.weight), rim0.effective_weight(), atol=1e-6)}")
+    assert torch.allclose(by_hand.view_as(rim0.weight), rim0.effective_weight(), atol=1e-6), p.name
+    print(f"{p.name}: W' by hand == effective_weight(): True (asserted, atol 1e-6)")
 
 # %%
 if READY:
@@ -488,7 +491,8 @@ if READY:
     k = trace["gs_k"][0].permute(1, 2, 0).reshape(len(pixels), -1, heads, d)  # [q, P, heads, d]
     logits = torch.einsum("qhd,qphd->qph", q, k) / d**0.5 + trace["pos_bias"][0]
     probs = torch.softmax(logits, dim=1).permute(0, 2, 1).reshape(view.probs.shape)
-    print("softmax(QK/sqrt(d) + P(delta)) by hand == viz.attention_at:", torch.allclose(probs, view.probs, atol=1e-5))
+    assert torch.allclose(probs, view.probs, atol=1e-5)
+    print("softmax(QK/sqrt(d) + P(delta)) by hand == viz.attention_at: True (asserted, atol 1e-5)")
     print("window centres (LR row, col):", view.centres)
     entropy = view.entropy()
     for (y, x_), e in zip(pixels, entropy):
