@@ -24,7 +24,7 @@ import torch
 
 import msit_lite
 from msit_lite.coords import make_cell, make_coord
-from msit_lite.fast import iter_grid, plan_axis, prepare_fast
+from msit_lite.models.msit_grid import plan_axis
 from msit_lite.inference import predict
 from msit_lite.models import Trace, make
 from msit_lite.paths import repo_dir
