@@ -17,7 +17,7 @@ What each table measures (PSNR in dB; none of them reports SSIM):
   projection matrices), EDSR-baseline-MSIT, DIV2K val.
 * **Table V** -- the re-parameterisation training range η, DIV2K val.
 
-The paper's own protocol is the official code's (golden README §8, §9.10): Set14/B100 ×2-×4 use
+The paper's own protocol is the official code's (docs/OFFICIAL_CODE.md, Evaluation): Set14/B100 ×2-×4 use
 the MATLAB LR files, everything else is downsampled on the fly with PIL bicubic
 (``msit-lite eval --protocol official``).
 
