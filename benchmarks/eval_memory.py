@@ -62,7 +62,8 @@ def child(args: argparse.Namespace) -> dict[str, object]:
     """The measured job: build the upscaler, evaluate the one image at one scale."""
     import torch
 
-    from msit_lite.evaluate import BicubicUpscaler, evaluate, model_upscaler
+    from msit_lite.evaluate import BicubicUpscaler, evaluate
+    from msit_lite.inference import model_upscaler
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -76,7 +77,7 @@ def child(args: argparse.Namespace) -> dict[str, object]:
         params = sum(p.numel() for p in model.parameters())
         upscaler = model_upscaler(model, device="cpu", memory_budget_mb=args.memory_budget,
                                   fast=False if args.reference_path else True)
-        path = type(upscaler.network).__name__  # FastMSIT = the fast path
+        path = "fast" if upscaler.route.fast else "reference"
     rss_before = _rss_mib()
     with tempfile.TemporaryDirectory() as tmp:
         root = make_div2k_like(Path(tmp))

@@ -1,6 +1,6 @@
-"""Reference vs fast LIIF inference (msit_lite.fast_liif) on one real image, in the same run.
+"""Reference vs fast LIIF inference (msit_lite.models.liif_grid) on one real image, in the same run.
 
-Prints, for a LIIF checkpoint (default checkpoints/lite-liif) and a benchmark LR image (default
+Prints, for a LIIF checkpoint (default: the shipped lite-liif) and a benchmark LR image (default
 B100 img_001 ×4 from ``msit_lite.paths.data_root()``), the time of ``encode`` and of the query
 loop of each path, queries/s, the speed ratio and the max abs difference of the normalised
 predictions. Times are process CPU seconds (wall in brackets). One thread by default (``--threads``), as the CPU evaluation runs.
@@ -15,12 +15,11 @@ from pathlib import Path
 
 import torch
 
-from msit_lite import inference
-from msit_lite.checkpoint import load_checkpoint
 from msit_lite.coords import output_size
-from msit_lite.data.io import read_image
-from msit_lite.fast_liif import iter_grid, prepare_fast
-from msit_lite.paths import data_root, repo_dir
+from msit_lite.data.io import read_image, to_rgb_tensor
+from msit_lite.inference import DEFAULT_MEMORY_BUDGET_MB, load_model, route
+from msit_lite.models.runtime import QueryBudget, query_chunk_size
+from msit_lite.paths import data_root
 
 
 def _timed(fn):
@@ -33,7 +32,7 @@ def _timed(fn):
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--checkpoint", default=str(Path(repo_dir()) / "checkpoints" / "lite-liif"))
+    ap.add_argument("--checkpoint", default="lite-liif", help="checkpoint folder or shipped name")
     ap.add_argument("--image", default=None, help="LR image (default: B100 X<scale> LR img_001)")
     ap.add_argument("--scale", type=float, default=4.0)
     ap.add_argument("--threads", type=int, default=1)
@@ -44,25 +43,25 @@ def main() -> int:
     k = int(args.scale) if float(args.scale).is_integer() and int(args.scale) in (2, 3, 4) else 4
     image = Path(args.image) if args.image else Path(data_root()) / "benchmark" / "B100" / f"X{k}" / "LR" / "img_001.png"
     lr_img = read_image(image)
-    model, _ = load_checkpoint(Path(args.checkpoint), device="cpu")
-    model.eval()
-    fast = prepare_fast(model)
-    lr = inference.image_to_tensor(lr_img).sub(0.5).div(0.5)
+    model = load_model(args.checkpoint, "cpu")
+    ref_path, fast_path_ = route(model, fast=False), route(model, fast=True)
+    lr = to_rgb_tensor(lr_img).unsqueeze(0).sub(0.5).div(0.5)
     hr_size = output_size(tuple(lr.shape[-2:]), (args.scale, args.scale))
     n_q = hr_size[0] * hr_size[1]
-    chunk = inference.query_chunk_size(model, 1, inference.DEFAULT_MEMORY_BUDGET_MB)
+    chunk = query_chunk_size(model.bytes_per_query, 1, DEFAULT_MEMORY_BUDGET_MB)
+    budget = QueryBudget(DEFAULT_MEMORY_BUDGET_MB)
 
     def reference() -> torch.Tensor:
-        feats = model.encode(lr)
-        return torch.cat([rgb for _, _, rgb in inference.iter_queries(model, feats, hr_size, chunk, 1)], dim=1)
+        feats = ref_path.features(lr)
+        return torch.cat([rgb for _, _, rgb in ref_path.grid(feats, hr_size, budget)], dim=1)
 
     def fast_path() -> torch.Tensor:
-        feats = fast.encode(lr)
-        return torch.cat([rgb for _, _, rgb in iter_grid(fast, feats, hr_size)], dim=1)
+        feats = fast_path_.features(lr)
+        return torch.cat([rgb for _, _, rgb in fast_path_.grid(feats, hr_size, budget)], dim=1)
 
     with torch.inference_mode():
-        _, t_enc_ref, _ = _timed(lambda: model.encode(lr))
-        _, t_enc_fast, _ = _timed(lambda: fast.encode(lr))
+        _, t_enc_ref, _ = _timed(lambda: ref_path.features(lr))
+        _, t_enc_fast, _ = _timed(lambda: fast_path_.features(lr))
         t_ref = t_fast = w_ref = w_fast = float("inf")
         for _ in range(args.repeat):  # interleaved, best of N
             ref, t, wall = _timed(reference)

@@ -36,7 +36,8 @@ def child(args: argparse.Namespace) -> dict[str, object]:
     import torch
 
     from msit_lite.config import build_model, load_config
-    from msit_lite.inference import auto_tile, bytes_per_query, query_chunk_size, upscale
+    from msit_lite.inference import auto_tile, upscale
+    from msit_lite.models.runtime import query_chunk_size
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -52,8 +53,8 @@ def child(args: argparse.Namespace) -> dict[str, object]:
         "input": list(image.shape[:2]),
         "output": list(out.shape[:2]),
         "memory_budget_mb": args.memory_budget,
-        "query_chunk": query_chunk_size(model, 1, args.memory_budget),
-        "bytes_per_query": bytes_per_query(model),
+        "query_chunk": query_chunk_size(model.bytes_per_query, 1, args.memory_budget),
+        "bytes_per_query": model.bytes_per_query,
         "tile": args.tile if args.tile is not None else auto_tile(model, (1, 3, *image.shape[:2]), args.memory_budget),
         "threads": torch.get_num_threads(),
         "peak_rss_after_model_mib": round(rss_model, 1),

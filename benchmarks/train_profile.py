@@ -41,12 +41,18 @@ def profile(case: str, steps: int, data_root: str) -> tuple[dict[str, list[float
 
     from msit_lite.config import build_model
     from msit_lite.training.config import parse_data_config, parse_train_config
-    from msit_lite.training.loop import _Dist, _make_data
+    try:
+        from msit_lite.training.batches import Distributed, make_data
+    except ImportError:  # a baseline tree from before issue 14
+        from msit_lite.training.loop import _Dist as Distributed, _make_data
+
+        def make_data(tcfg, dcfg, root, ddp):  # type: ignore[no-redef]
+            return _make_data(tcfg, dcfg, root, ddp, torch.device("cpu"))
 
     torch.set_num_threads(1)
     config = yaml.safe_load((REPO / "configs" / f"{case}.yaml").read_text())
     tcfg, dcfg = parse_train_config(config["train"], case), parse_data_config(config["data"], case)
-    _, inner, patches = _make_data(tcfg, dcfg, Path(data_root), _Dist(), torch.device("cpu"))
+    _, inner, patches = make_data(tcfg, dcfg, Path(data_root), Distributed())
     inner.set_epoch(0)
     batches = [default_collate([patches[k] for k in keys]) for keys, _ in zip(inner, range(steps + 2))]
     torch.manual_seed(0)

@@ -77,7 +77,13 @@ def child(root: str, case: str, steps: int, warmup: int, threads: int, grads_out
     import msit_lite
     from msit_lite.config import build_model
     from msit_lite.training.config import parse_data_config, parse_train_config
-    from msit_lite.training.loop import _Dist, _make_data
+    try:
+        from msit_lite.training.batches import Distributed, make_data
+    except ImportError:  # a baseline tree from before issue 14
+        from msit_lite.training.loop import _Dist as Distributed, _make_data
+
+        def make_data(tcfg, dcfg, root, ddp):  # type: ignore[no-redef]
+            return _make_data(tcfg, dcfg, root, ddp, torch.device("cpu"))
 
     assert Path(msit_lite.__file__).resolve().is_relative_to(Path(root).resolve()), msit_lite.__file__
     torch.set_num_threads(threads)
@@ -88,7 +94,7 @@ def child(root: str, case: str, steps: int, warmup: int, threads: int, grads_out
         config["data"] = {**(config.get("data") or {}), "train": spec["data"], "cache": True}
     tcfg = parse_train_config(config["train"], case)
     dcfg = parse_data_config(config["data"], case)
-    _, inner, patches = _make_data(tcfg, dcfg, Path(data_root), _Dist(), torch.device("cpu"))
+    _, inner, patches = make_data(tcfg, dcfg, Path(data_root), Distributed())
     inner.set_epoch(0)
     batches = iter(inner)
 

@@ -11,55 +11,33 @@ read with ``torch.load(..., weights_only=True)`` (no arbitrary code from pickles
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import torch
 import yaml
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
+from msit_lite.config import build_model, load_config
 from msit_lite.errors import MsitError, describe
+from msit_lite.state_dict import diff, few_keys
 from msit_lite.utils import atomic_path
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.yaml"
 
 
-def _few(keys: Sequence[str], n: int = 5) -> str:
-    head = ", ".join(keys[:n])
-    return f"{len(keys)} ({head}{', ...' if len(keys) > n else ''})"
-
-
-def mismatch_message(missing: Sequence[str], unexpected: Sequence[str], wrong_shape: Sequence[str]) -> str:
-    """One line: counts and the first few keys of each kind of mismatch."""
-    parts = []
-    if missing:
-        parts.append(f"missing keys {_few(list(missing))}")
-    if unexpected:
-        parts.append(f"unexpected keys {_few(list(unexpected))}")
-    if wrong_shape:
-        parts.append(f"shape mismatches {_few(list(wrong_shape))}")
-    return "; ".join(parts)
-
-
 def check_state_dict(model: nn.Module, state_dict: Mapping[str, Tensor], source: str) -> None:
-    """Raise :class:`MsitError` unless ``state_dict`` fits ``model`` exactly (keys and shapes)."""
-    own = model.state_dict()
-    missing = [k for k in own if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in own]
-    wrong = [
-        f"{k} {tuple(state_dict[k].shape)} vs {tuple(own[k].shape)}"
-        for k in state_dict
-        if k in own and tuple(state_dict[k].shape) != tuple(own[k].shape)
-    ]
-    if missing or unexpected or wrong:
+    """Raise :class:`MsitError` unless ``state_dict`` fits ``model`` exactly (keys and shapes) with finite values."""
+    mismatch = diff(model.state_dict(), state_dict)
+    if mismatch:
         raise MsitError(
-            f"{source} does not fit the model of its config: {mismatch_message(missing, unexpected, wrong)}; "
+            f"{source} does not fit the model of its config: {mismatch.message()}; "
             "check that the config matches the weights (e.g. conv: plain vs rim, dim, branches)"
         )
     bad = [k for k, v in state_dict.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
     if bad:
-        raise MsitError(f"{source} holds NaN or infinite values in {_few(bad)}; the run that wrote it diverged "
+        raise MsitError(f"{source} holds NaN or infinite values in {few_keys(bad)}; the run that wrote it diverged "
                         "-- use an earlier checkpoint or train again (e.g. with a lower learning rate)")
 
 
@@ -115,8 +93,6 @@ def save_checkpoint(directory: str | Path, model: nn.Module, config: Mapping[str
 
 def load_checkpoint(directory: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild the model from ``config.yaml``, load ``model.safetensors``; returns (model in eval mode, config)."""
-    from msit_lite.config import build_model, load_config
-
     directory = Path(directory)
     if not directory.is_dir():
         raise MsitError(f"checkpoint directory {directory} not found")

@@ -27,17 +27,17 @@ from typing import Any
 import yaml
 from torch import nn
 
+from msit_lite.assets import config_path
 from msit_lite.errors import MsitError
+from msit_lite.models import make
 
 TOP_LEVEL_KEYS = ("model", "train", "data", "eval", "description")
 MODEL_KEYS = ("name", "args")
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
-    """Read and validate a YAML config file."""
-    path = Path(path)
-    if not path.is_file():
-        raise MsitError(f"config file {path} not found")
+    """Read and validate a YAML config: a file, or the name of a shipped one (``lite-msit``, ``study/lite-sa``)."""
+    path = config_path(path)
     try:
         config = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:
@@ -75,8 +75,6 @@ def build_model(config: dict[str, Any], source: str | None = None) -> nn.Module:
     ``source`` (the config's file) prefixes every error, so that a bad argument names the file
     as well as the key (``configs/x.yaml: model 'msit': argument 'dim' must be >= 1, got 0``).
     """
-    from msit_lite.models import make
-
     validate_config(config, source or "config")
     try:
         return make(config["model"], "model")

@@ -18,7 +18,10 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
+
+from msit_lite.errors import MsitError
 
 
 def make_coord(
@@ -71,3 +74,30 @@ def output_size(lr_size: tuple[int, int], scale: float | tuple[float, float]) ->
     """HR size for an LR size and a scale: ``round(h * s_h) x round(w * s_w)`` (official test code)."""
     sh, sw = (scale, scale) if isinstance(scale, (int, float)) else scale
     return round(lr_size[0] * sh), round(lr_size[1] * sw)
+
+
+def target_size(lr_size: tuple[int, int], scale: float | tuple[float, float] | None = None,
+                size: tuple[int, int] | None = None) -> tuple[int, int]:
+    """The HR size asked for by exactly one of ``scale`` (:func:`output_size`) and ``size = (H, W)``."""
+    if (scale is None) == (size is None):
+        raise MsitError("give exactly one of scale (e.g. 4 or 2.5) and size (H, W)")
+    if size is not None:
+        return int(size[0]), int(size[1])
+    return output_size(lr_size, scale)  # type: ignore[arg-type]
+
+
+def nearest_on_axis(coord: Tensor, n: int) -> tuple[Tensor, Tensor]:
+    """The pixel that ``grid_sample(mode='nearest')`` picks for 1-D coordinates along an axis of ``n``
+    pixels: ``(index [N] int64, centre [N] float32)``, the centre an exact copy of a :func:`make_coord` entry.
+
+    Found with PyTorch's own kernel (sampling a one-pixel-wide table of centres and indices), so
+    that ties at pixel edges round half to even exactly as the official nearest samples do; the
+    kernel computes each axis' index from that axis' coordinate and size alone, so one table
+    serves rows and columns. Coordinates outside [-1, 1) read the zero padding (index 0, centre 0).
+    """
+    table = torch.stack([make_coord([n])[:, 0], torch.arange(n, dtype=torch.float32)]).to(coord.device)
+    pts = torch.zeros(1, coord.numel(), 1, 2, device=coord.device)
+    pts[0, :, 0, 0] = coord
+    out = F.grid_sample(table.view(1, 2, n, 1), to_grid(pts), mode="nearest", padding_mode="zeros",
+                        align_corners=False)
+    return out[0, 1, :, 0].round().long(), out[0, 0, :, 0]

@@ -5,13 +5,13 @@ The runner is deliberately model-agnostic.  An *upscaler* is any callable
     upscaler(lr: np.ndarray uint8 HxWx3, hr_size: (H, W)) -> sr
 
 returning either a float tensor ``[3, H, W]`` in [0, 1] (it is clamped to [0, 1] here, as the
-official ``test.py`` does) or a ``uint8`` ``HxWx3`` array.  A neural model is wrapped once (see
-``msit_lite.inference.load_upscaler``) and then evaluated exactly like the built-in
-:class:`BicubicUpscaler`.
+official ``test.py`` does) or a ``uint8`` ``HxWx3`` array.  A neural model is wrapped once
+(:func:`msit_lite.inference.model_upscaler`, or ``load_upscaler`` for a checkpoint) and then
+evaluated exactly like the built-in :class:`BicubicUpscaler`.
 
 What makes the numbers comparable with published tables (docs/PROTOCOLS.md):
 
-* **PSNR protocol** (golden README §8): ``'benchmark'`` = Y of the RGB difference, shave
+* **PSNR protocol** (the official ``utils.py``, ``calc_psnr``): ``'benchmark'`` = Y of the RGB difference, shave
   ``ceil(scale)``; ``'div2k'`` = RGB, shave ``ceil(scale) + 6``.  Computed with
   :func:`msit_lite.metrics.calc_psnr` in float64.  SSIM uses the same crop, on Y (with the
   +16 offset) for ``'benchmark'`` and on RGB for ``'div2k'``, after rounding the prediction to
@@ -31,7 +31,7 @@ What makes the numbers comparable with published tables (docs/PROTOCOLS.md):
 
 * **Protocol presets** (``protocol=``): ``'auto'`` (default) scores DIV2K with ``'div2k'`` and
   every other set with ``'benchmark'``; ``'official'`` reproduces the official test configs'
-  mix exactly (golden README §8, §9.10): DIV2K RGB / shave s+6, the others Y / shave s; LR from
+  mix exactly (the official ``configs/test/*.yaml``): DIV2K RGB / shave s+6, the others Y / shave s; LR from
   the stored MATLAB files for Set14 and B100 at ×2, ×3, ×4 (the paired wrapper) and from PIL
   bicubic of the HR for everything else (Set5, Urban100, DIV2K at every scale, Set14/B100 at
   ×6, ×8 and beyond); gray images scored through Y as ``calc_psnr`` does (``gray='rgb'``).
@@ -49,8 +49,6 @@ interpolator and gives different numbers.
 from __future__ import annotations
 
 import csv
-import importlib
-import inspect
 import json
 import math
 from dataclasses import asdict, dataclass
@@ -62,11 +60,12 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
+from msit_lite import paper
 from msit_lite.data.folders import ImagePair, benchmark_pairs, canonical_set
 from msit_lite.data.io import is_single_channel, read_image, save_image
 from msit_lite.data.resize import imresize, resize_pil
 from msit_lite.errors import MsitError
-from msit_lite.inference import MAX_SCALE
+from msit_lite.inference import MAX_SCALE, parse_factor
 from msit_lite.metrics import calc_psnr, shave_for, ssim
 from msit_lite.utils import atomic_path
 
@@ -78,10 +77,8 @@ __all__ = [
     "evaluate",
     "make_lr",
     "PUBLISHED_BICUBIC",
-    "parse_scale",
+    "scale_key",
     "resolve_protocol",
-    "model_upscaler",
-    "accepted_kwargs",
     "compare_paper",
 ]
 
@@ -129,14 +126,12 @@ class ImageResult:
     protocol: str = "benchmark"  # the PSNR protocol this image was scored with
 
 
-def parse_scale(scale: str | float) -> tuple[str, float]:
-    """``"2"`` -> ``("2", 2.0)``; keeps the user's spelling as the table key."""
+def scale_key(scale: str | float) -> tuple[str, float]:
+    """``"2"`` -> ``("2", 2.0)``: the value, and the user's spelling as the table key. Benchmark
+    scales are one number from 1 (bicubic at ×1 scores infinite PSNR) to :data:`MAX_SCALE`."""
     key = scale if isinstance(scale, str) else f"{float(scale):g}"
-    try:
-        value = float(key)
-    except ValueError:
-        raise MsitError(f"scale {scale!r} is not a number; give e.g. 2, 3, 4 or 2.5") from None
-    if not math.isfinite(value) or value < 1:
+    value = parse_factor(key)
+    if value < 1:
         raise MsitError(f"scale {scale!r} must be a number >= 1 (the upsampling factor)")
     if value > MAX_SCALE:
         raise MsitError(f"scale {scale!r} is above the supported maximum x{MAX_SCALE:g} (the paper's tables go to x30)")
@@ -351,7 +346,7 @@ def evaluate(
     if not root.is_dir():
         raise MsitError(f"data root {root} is not a folder; pass --data-root DIR (or set MSIT_DATA)")
     who = name or getattr(upscaler, "name", None) or type(upscaler).__name__
-    parsed = [parse_scale(s) for s in scales]
+    parsed = [scale_key(s) for s in scales]
     sets = [canonical_set(d) for d in datasets]
     if not sets or not parsed:
         raise MsitError("give at least one dataset and one scale")
@@ -385,49 +380,6 @@ def evaluate(
 
 
 # ----------------------------------------------------------------------------------------------
-# Neural models as upscalers
-# ----------------------------------------------------------------------------------------------
-def accepted_kwargs(func: Callable[..., Any], **kwargs: Any) -> dict[str, Any]:
-    """The subset of ``kwargs`` that ``func`` accepts (``None`` values dropped).
-
-    Lets the evaluation pass options such as ``fast=`` or ``memory_budget_mb=`` to the inference
-    functions of whichever version of :mod:`msit_lite.inference` is installed.
-    """
-    params = inspect.signature(func).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return {k: v for k, v in kwargs.items() if v is not None}
-    return {k: v for k, v in kwargs.items() if k in params and v is not None}
-
-
-def model_upscaler(
-    model: torch.nn.Module,
-    *,
-    device: str | torch.device | None = None,
-    memory_budget_mb: float | None = None,
-    fast: bool | None = None,
-) -> Upscaler:
-    """Wrap an ``nn.Module`` (e.g. converted in memory from an official checkpoint) as an upscaler.
-
-    The same contract as :func:`msit_lite.inference.load_upscaler`: normalise ``(x - 0.5)/0.5``,
-    predict every HR pixel with bounded memory, de-normalise and clamp, no 8-bit rounding.
-    ``fast`` / ``memory_budget_mb`` are passed on when the installed inference code accepts them.
-    """
-    inference = importlib.import_module("msit_lite.inference")
-    # prepared once (RIM folded, fast wrapper built), not once per image
-    net = inference.prepare_model(model, device, **accepted_kwargs(inference.prepare_model, fast=fast)).eval()
-    dev = next((p.device for p in net.parameters()), torch.device("cpu"))
-    opts = accepted_kwargs(inference.predict, memory_budget_mb=memory_budget_mb, fast=fast)
-
-    def upscaler(lr: np.ndarray, hr_size: tuple[int, int]) -> Tensor:
-        x = inference.image_to_tensor(lr).to(dev).sub(0.5).div(0.5)
-        pred = inference.predict(net, x, tuple(hr_size), **opts)
-        return pred[0].mul(0.5).add(0.5).clamp(0, 1)
-
-    upscaler.network = net  # type: ignore[attr-defined]  # the prepared network (e.g. FastMSIT)
-    return upscaler
-
-
-# ----------------------------------------------------------------------------------------------
 # Side by side with the paper
 # ----------------------------------------------------------------------------------------------
 def compare_paper(
@@ -444,8 +396,6 @@ def compare_paper(
     ``"edsr-baseline"`` or ``"rdn"``, ``params`` our trainable count (the paper's column).
     A note is added when the numbers were not measured with the paper's protocol.
     """
-    from msit_lite import paper
-
     out = []
     summary = results.summary()
     for dataset, by_scale in summary.items():

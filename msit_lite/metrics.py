@@ -1,7 +1,7 @@
 """Image-quality metrics for super-resolution: PSNR (two official protocols) and SSIM.
 
 Why so many variants?  A PSNR number means nothing without its protocol, and SR papers mix
-several (golden README §8, docs/PROTOCOLS.md):
+several (the official ``utils.py``, ``calc_psnr``; docs/PROTOCOLS.md):
 
 * :func:`calc_psnr` is the official MSIT/LIIF function (``utils.py:139-156``), reproduced
   operation by operation in the input's dtype, so it matches the golden tensors to float32
@@ -122,7 +122,7 @@ def calc_psnr(
     *,
     rgb_range: float = 1.0,
 ) -> float:
-    """The official ``calc_psnr`` (golden README §8), returned as a Python float.
+    """The official ``calc_psnr`` (``utils.py``), returned as a Python float.
 
     Same operations in the same order and dtype as the official code, so float32 tensors give the
     official float32 result.  When *both* inputs are numpy arrays the same formula runs in numpy

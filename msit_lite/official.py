@@ -1,6 +1,6 @@
 """Convert the authors' official checkpoints (MSIT ``amsit``, LIIF ``liif``) to msit_lite keys.
 
-Official key → msit_lite key (golden README §2.1):
+Official key → msit_lite key:
 
 ==================================  ========================================
 ``encoder.*`` (EDSR/RDN)            ``encoder.*`` (same names)

@@ -4,7 +4,7 @@ Counted the way the official code and ``param_counts.json`` count them:
 
 * ``trainable`` -- parameters handed to the optimiser, **including** FEM's stride ``mix_margin``
   (1 per FEM): the official code makes it an ``nn.Parameter(requires_grad=True)``, although it
-  never receives a gradient (golden README §9.2). Here it is a buffer; ``learnable`` is the count
+  never receives a gradient (``LEM.forward`` reads it with ``int(...item())``). Here it is a buffer; ``learnable`` is the count
   without it (what actually learns).
 * ``rim_buffers`` -- the frozen stage-1 weights ``W`` inside RIM/RefConv (not trained, but stored).
 * ``deployed`` -- ``trainable`` of :func:`msit_lite.models.rim.fold` (model): every RIM replaced by a

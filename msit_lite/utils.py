@@ -30,6 +30,13 @@ def pick_device(name: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
+def module_device(module: torch.nn.Module) -> torch.device:
+    """Where ``module`` lives: the device of its first parameter (else buffer), CPU for an empty module."""
+    for tensor in (*module.parameters(), *module.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
 def quick_mode() -> bool:
     """The one switch for the quick path in notebooks: ``MSIT_QUICK`` (defaults to on).
 

@@ -42,7 +42,8 @@ def ablated(model: torch.nn.Module, part: str, branch: int) -> torch.nn.Module:
 
 
 def score(model: torch.nn.Module, data_root: Path) -> dict[str, dict[str, float]]:
-    from msit_lite.evaluate import evaluate, model_upscaler
+    from msit_lite.evaluate import evaluate
+    from msit_lite.inference import model_upscaler
 
     res = evaluate(model_upscaler(model, device="cpu"), SETS, SCALES, data_root, protocol="benchmark",
                    lr_source="files", progress=False)

@@ -17,13 +17,8 @@ from msit_lite.cli import main
 from msit_lite.config import build_model, load_config
 from msit_lite.data.io import read_image, save_image
 from msit_lite.data.resize import imresize, resize_pil
-from msit_lite.evaluate import (
-    BicubicUpscaler,
-    evaluate,
-    make_lr,
-    model_upscaler,
-    resolve_protocol,
-)
+from msit_lite.evaluate import BicubicUpscaler, evaluate, make_lr, resolve_protocol
+from msit_lite.inference import model_upscaler
 from msit_lite.metrics import calc_psnr
 from msit_lite.paths import repo_dir
 
@@ -186,25 +181,13 @@ def test_cli_model_errors(div2k_root, capsys, argv, needle):
     assert err.startswith("msit-lite: error:") and needle in err and "\n" not in err
 
 
-def test_accepted_kwargs():
-    from msit_lite.evaluate import accepted_kwargs
-
-    def f(x, *, fast=True, memory_budget_mb=1.0):
-        return x
-
-    assert accepted_kwargs(f, fast=False, memory_budget_mb=None, tile=3) == {"fast": False}
-    assert accepted_kwargs(lambda x, **kw: x, fast=True, other=None) == {"fast": True}
-
-
 def test_fast_and_reference_paths_score_the_same(tmp_path):
-    """The evaluation's model wrapper: fast path (FastMSIT) for MSIT, same scores as the reference."""
+    """The evaluation's model wrapper: MSIT's fast grid query for MSIT, same scores as the reference."""
     torch.manual_seed(0)
     model = build_model(load_config(repo_dir() / "configs" / "golden" / "msit-small-plain.yaml")).eval()
     save_image(tmp_path / "DIV2K_valid_HR" / "0801.png", _photo(36, 45, 9))
     fast, ref = model_upscaler(model, fast=True), model_upscaler(model, fast=False)
-    assert type(ref.network).__name__ != "FastMSIT"
-    if type(fast.network).__name__ != "FastMSIT":
-        pytest.skip("this msit_lite has no fast MSIT path")
+    assert fast.route.fast and not ref.route.fast
     a = evaluate(fast, ["DIV2K"], ["2.5"], tmp_path, progress=False)
     b = evaluate(ref, ["DIV2K"], ["2.5"], tmp_path, progress=False)
     for x, y in zip(a.records, b.records):

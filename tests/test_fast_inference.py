@@ -1,4 +1,4 @@
-"""The fast MSIT decoder (msit_lite.fast) gives the reference ``MSIT.query`` outputs, on tiny random models.
+"""The fast MSIT grid query (msit_lite.models.msit_grid) gives the reference ``MSIT.query`` outputs, on tiny random models.
 
 The models are made honest on purpose: random BatchNorm statistics and affine parameters, random
 (non-zero) RIM weight buffers, a sharpened attention and a decoder whose output is not negligible
@@ -8,6 +8,7 @@ the straightforward ``model.query``.
 """
 from __future__ import annotations
 
+import copy
 import inspect
 
 import numpy as np
@@ -16,10 +17,12 @@ import torch
 from torch import nn
 
 from msit_lite.coords import make_cell, make_coord
-from msit_lite.fast import FastMSIT, FFTConv2d, iter_grid, plan_axis, prepare_fast, unsupported_reason
-from msit_lite.inference import encode, load_upscaler, predict, prepare_model, upscale
+from msit_lite.inference import encode, load_upscaler, predict, route, upscale
 from msit_lite.models import make
 from msit_lite.models.base import Trace
+from msit_lite.models.fft_conv import FFTConv2d, large_convs, use_fft
+from msit_lite.models.msit_grid import grid_unsupported, plan_axis, query_grid
+from msit_lite.models.runtime import QueryBudget
 
 TOL = 1e-5  # normalised units ([-1, 1]); the issue asks for 1e-4 in [0, 1] units
 
@@ -52,13 +55,13 @@ def tiny_msit(attention: str = "mssa", heads: int = 4, conv: str = "plain", radi
     return model.eval()
 
 
-def fast_grid(model: nn.Module, lr: torch.Tensor, hr_size: tuple[int, int], **kw) -> torch.Tensor:
-    """The fast path by hand: prepare, encode, iterate the grid."""
-    net = prepare_fast(prepare_model(model))
+def fast_grid(model: nn.Module, lr: torch.Tensor, hr_size: tuple[int, int], queries: int | None = None) -> torch.Tensor:
+    """The fast path by hand: the deployed network, its features, the MSIT grid query."""
+    net = route(model).network
     with torch.inference_mode():
-        feats = net.encode(lr)
+        feats = net.grid_features(lr)
         out = lr.new_empty(lr.shape[0], hr_size[0] * hr_size[1], 3)
-        for start, end, rgb in iter_grid(net, feats, hr_size, **kw):
+        for start, end, rgb in query_grid(net, feats, hr_size, QueryBudget(queries=queries)):
             out[:, start:end] = rgb
     return out.view(lr.shape[0], *hr_size, 3).permute(0, 3, 1, 2)
 
@@ -73,7 +76,7 @@ def test_the_test_model_is_not_degenerate():
     assert trace["imnet_out"].std(dim=1).mean() > 0.02  # varies from query to query, >> TOL
     top = trace["attn_softmax"].max(dim=-2).values.mean()
     assert 0.2 < top < 0.95  # attention far from uniform (1/49) and from one-hot
-    assert unsupported_reason(model) is None
+    assert grid_unsupported(model) is None
 
 
 @pytest.mark.parametrize("lr_size, hr_size", [
@@ -98,7 +101,7 @@ def test_fast_equals_reference(lr_size, hr_size):
 @pytest.mark.parametrize("attention", ["mssa", "sa"])
 def test_heads_and_attention_variants(attention, heads):
     model = tiny_msit(attention, heads=heads)
-    assert unsupported_reason(model) is None
+    assert grid_unsupported(model) is None
     lr = torch.rand(1, 3, 5, 6) * 2 - 1
     ref = predict(model, lr, (13, 17), fast=False)
     assert (fast_grid(model, lr, (13, 17)) - ref).abs().max() <= TOL
@@ -121,12 +124,12 @@ def test_rim_model_is_folded_and_matches():
     assert (predict(model, lr, (15, 13), fast=True) - ref).abs().max() <= TOL
 
 
-@pytest.mark.parametrize("blocks", [1, 2, 5, 1000])
-def test_chunking_does_not_change_the_result(blocks):
+@pytest.mark.parametrize("queries", [1, 9, 40, 100_000])
+def test_chunking_does_not_change_the_result(queries):
     model = tiny_msit()
     lr = torch.rand(1, 3, 6, 7) * 2 - 1
     ref = predict(model, lr, (15, 16), fast=False)
-    assert (fast_grid(model, lr, (15, 16), blocks=blocks) - ref).abs().max() <= TOL
+    assert (fast_grid(model, lr, (15, 16), queries=queries) - ref).abs().max() <= TOL
 
 
 def test_memory_budget_and_query_chunk_are_honoured():
@@ -145,7 +148,7 @@ def test_tiled_encoding_on_the_fast_copy():
 
 
 def test_relative_coordinates_are_bit_exact():
-    """rel is the one quantity the output is sensitive to at the ulp level (golden README §5.4)."""
+    """rel is the one quantity the output is sensitive to at the ulp level (one ulp moves the bias by ~1e-4)."""
     model = tiny_msit()
     lr = torch.rand(1, 3, 5, 7) * 2 - 1
     hr = (13, 18)
@@ -195,11 +198,14 @@ def test_fft_conv_equals_direct_conv():
         FFTConv2d(nn.Conv2d(2, 2, 3, padding=1, stride=2))
 
 
-def test_fast_copy_uses_fft_for_large_kernels_and_leaves_the_model_alone():
+def test_deploy_uses_fft_for_large_kernels_and_leaves_the_model_alone():
     model = tiny_msit()
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    fast = prepare_fast(model, fft_min_kernel=5)
-    assert isinstance(fast.inner.msno.msc.convs[1], FFTConv2d)  # the 5x5 branch
+    assert route(model).network is model  # kernels 3 and 5: nothing to change, no copy
+    fast = use_fft(copy.deepcopy(model), min_kernel=5)
+    assert [conv for parent, name in large_convs(model, 5) for conv in [getattr(parent, name)]] == [
+        model.msno.msc.convs[1], model.attention.q_proj.convs[1]]  # the two 5x5 branches
+    assert isinstance(fast.msno.msc.convs[1], FFTConv2d) and isinstance(fast.attention.q_proj.convs[1], FFTConv2d)
     assert not isinstance(model.msno.msc.convs[1], FFTConv2d)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     lr = torch.rand(1, 3, 7, 6) * 2 - 1
@@ -208,23 +214,53 @@ def test_fast_copy_uses_fft_for_large_kernels_and_leaves_the_model_alone():
     assert max((a[k] - b[k]).abs().max().item() for k in a) <= 1e-5
 
 
+def test_deploy_of_a_model_with_a_33x33_branch():
+    """16 MSNO branches reach 33×33: deploy() computes the ≥ 21×21 ones by FFT on a copy, same outputs."""
+    torch.manual_seed(0)
+    spec = {"name": "msit", "args": {
+        "encoder": {"name": "edsr-baseline", "args": {"n_resblocks": 1, "n_feats": 8}}, "dim": 16, "heads": 4,
+        "conv": "plain", "msno": {"name": "msno", "args": {"branches": 16}},
+        "attention": {"name": "mssa", "args": {"projections": 2}},
+        "decoder": {"name": "mlp", "args": {"hidden_list": [16]}}}}
+    model = make(spec, "model").eval()
+    net = model.deploy()
+    assert net is not model and sum(isinstance(c, FFTConv2d) for c in net.msno.msc.convs) == 7  # 21, 23, ..., 33
+    assert not any(isinstance(c, FFTConv2d) for c in model.msno.msc.convs)
+    lr = torch.rand(1, 3, 9, 8) * 2 - 1
+    assert (predict(model, lr, (18, 20)) - predict(model, lr, (18, 20), fast=False)).abs().max() <= TOL
+
+
 def test_unsupported_models_use_the_reference_path():
-    """A model with its own ``query`` (here: a LIIF subclass) is left to the reference path by both fast paths."""
+    """A model with its own ``query`` (here: a LIIF subclass) gets the chunked grid query back."""
     from msit_lite.models import LIIF
+    from msit_lite.models.base import ImplicitSRModel
 
     class OwnQuery(LIIF):
         def query(self, *args, **kwargs):
             return super().query(*args, **kwargs)
 
+    assert OwnQuery.query_grid is ImplicitSRModel.query_grid and OwnQuery.grid_features is ImplicitSRModel.grid_features
     torch.manual_seed(0)
     base = make({"name": "liif", "args": {"encoder": {"name": "edsr-baseline", "args": {"n_resblocks": 1, "n_feats": 8}},
                                           "decoder": {"name": "mlp", "args": {"hidden_list": [16]}}}}, "model")
     liif = base.eval()
     liif.__class__ = OwnQuery
-    assert "not the built-in MSIT" in unsupported_reason(liif)
-    assert not isinstance(prepare_model(liif, fast=True), FastMSIT)
     lr = torch.rand(1, 3, 5, 5) * 2 - 1
     assert torch.equal(predict(liif, lr, (10, 10), fast=True), predict(liif, lr, (10, 10), fast=False))
+
+
+def test_an_msit_with_its_own_attend_keeps_the_reference_path():
+    from msit_lite.models.mssa import MSSA
+
+    class OwnAttend(MSSA):
+        def attend(self, *args, **kwargs):
+            return super().attend(*args, **kwargs)
+
+    model = tiny_msit()
+    model.attention.__class__ = OwnAttend
+    assert "own attend" in grid_unsupported(model)
+    lr = torch.rand(1, 3, 5, 6) * 2 - 1
+    assert torch.equal(predict(model, lr, (10, 12), fast=True), predict(model, lr, (10, 12), fast=False))
 
 
 def test_upscale_uint8_agrees(tmp_path):
@@ -237,7 +273,8 @@ def test_upscale_uint8_agrees(tmp_path):
 
 
 def test_load_upscaler_signature_and_paths(tmp_path):
-    ckpt = pytest.importorskip("msit_lite.checkpoint")
+    from msit_lite import checkpoint as ckpt
+
     params = inspect.signature(load_upscaler).parameters
     assert {"fast", "memory_budget_mb"} <= set(params)
     assert params["fast"].default is True
@@ -255,13 +292,12 @@ def test_load_upscaler_signature_and_paths(tmp_path):
     assert (fast - ref).abs().max() <= TOL
 
 
-def test_encode_of_fast_copy_is_tileable():
+def test_grid_features_are_tileable():
     model = tiny_msit()
-    net = prepare_model(model, fast=True)
-    assert isinstance(net, FastMSIT) and net.receptive_radius == model.receptive_radius
     lr = torch.rand(1, 3, 12, 12) * 2 - 1
     with torch.no_grad():
-        a, b = encode(net, lr, tile=0), encode(net, lr, tile=5)
+        a = encode(model, lr, features=model.grid_features, tile=0)
+        b = encode(model, lr, features=model.grid_features, tile=5)
     assert max((a[k] - b[k]).abs().max().item() for k in a) <= 1e-5
 
 
@@ -270,9 +306,8 @@ def test_a_wrong_window_would_be_caught():
     model = tiny_msit()
     lr = torch.rand(1, 3, 6, 6) * 2 - 1
     ref = predict(model, lr, (12, 12), fast=False)
-    net = prepare_fast(model)
     with torch.inference_mode():
-        feats = net.encode(lr)
+        feats = model.grid_features(lr)
         feats["v"] = torch.roll(feats["v"], 1, dims=-1)
-        out = torch.cat([rgb for _, _, rgb in iter_grid(net, feats, (12, 12))], dim=1)
+        out = torch.cat([rgb for _, _, rgb in model.query_grid(feats, (12, 12), QueryBudget())], dim=1)
     assert (out.view(1, 12, 12, 3).permute(0, 3, 1, 2) - ref).abs().max() > 1e-2

@@ -2,7 +2,8 @@
 
 The toy models implement the ImplicitSRModel interface (encode / query) with a few convolutions,
 so every test runs in well under a second. ``ToyCircular`` has a FEM-like module that pads
-circularly over the whole map (golden README §4.3): the reason naive tiling is not exact.
+circularly over the whole map (as the official FEM, ``LEM.forward``, does): the reason naive
+tiling is not exact.
 """
 from __future__ import annotations
 
@@ -18,19 +19,20 @@ from msit_lite.coords import make_coord, to_grid
 from msit_lite.errors import MsitError
 from msit_lite.inference import (
     auto_tile,
-    circular_modules,
     encode,
     encode_tiled,
     plan_tiles,
     probe_receptive_radius,
     predict,
-    query_chunk_size,
     resolve_output_size,
+    route,
     upscale,
 )
+from msit_lite.models.base import ImplicitSRModel
+from msit_lite.models.runtime import QueryBudget, chunked_query_grid, circular_modules, query_chunk_size
 
 
-class ToyBase(nn.Module):
+class ToyBase(ImplicitSRModel):
     """Query = bilinear sample of ``feat`` + nearest sample + cell -> linear, plus the long skip."""
 
     def __init__(self, c: int = 8) -> None:
@@ -66,7 +68,7 @@ class ToyLocal(ToyBase):
 
 
 class Wrap(nn.Module):
-    """FEM-like: circular pad by m, depthwise dilated 3x3 conv (golden README §4.3)."""
+    """FEM-like: circular pad by m, depthwise dilated 3x3 conv (the official ``LEM.forward``)."""
 
     circular_padding = True
 
@@ -183,7 +185,7 @@ def test_tensor_input_matches_array_input():
 
 
 def test_upscale_matches_one_shot_forward():
-    """The whole pipeline equals forward() on the full grid, de-normalised as README §4.1."""
+    """The whole pipeline equals forward() on the full grid, de-normalised as the official test script does."""
     model, img = _model(ToyCircular), _image(9, 8)
     out = upscale(model, img, 2.5, chunk=17)
     x = torch.from_numpy(img).permute(2, 0, 1).float().div(255).unsqueeze(0).sub(0.5).div(0.5)
@@ -214,12 +216,19 @@ def test_chunk_size_does_not_change_output(cls):
 
 
 def test_chunk_size_follows_budget():
-    model = _model(ToyLocal)
-    model.bytes_per_query = 1024  # the optional hint
-    assert query_chunk_size(model, 1, 1) == 1024
-    assert query_chunk_size(model, 4, 1) == 256
-    del model.bytes_per_query
-    assert query_chunk_size(model, 1, 1) == 2  # the conservative default: 512 KiB per query
+    assert query_chunk_size(1024, 1, 1) == 1024
+    assert query_chunk_size(1024, 4, 1) == 256
+    assert query_chunk_size(_model(ToyLocal).bytes_per_query, 1, 1) == 2  # the conservative default: 512 KiB
+
+
+def test_the_chunked_grid_query_uses_the_models_declared_cost():
+    class Cheap(ToyLocal):
+        bytes_per_query = 64 * 1024  # 16 queries per MiB
+
+    model, lr = _model(Cheap), _lr(5, 6)
+    with torch.no_grad():
+        steps = [end - start for start, end, _ in chunked_query_grid(model, model.encode(lr), (10, 12), QueryBudget(1))]
+    assert steps == [16] * 7 + [8]
 
 
 # -- tiling ----------------------------------------------------------------------------------
@@ -327,7 +336,6 @@ TINY_MSIT_RADIUS = 4 + 1 + 2 + 2
 
 
 def _tiny_msit(conv: str = "rim") -> nn.Module:
-    pytest.importorskip("msit_lite.models.msit")
     from msit_lite.config import build_model
 
     spec = {"name": TINY_MSIT["name"], "args": {**TINY_MSIT["args"], "conv": conv}}
@@ -342,9 +350,7 @@ def _tiny_msit(conv: str = "rim") -> nn.Module:
 def test_real_msit_radius_tiling_and_chunks():
     model = _tiny_msit("plain")
     assert probe_receptive_radius(model) == TINY_MSIT_RADIUS
-    declared = getattr(model, "receptive_radius", None)
-    if declared is not None:
-        assert int(declared() if callable(declared) else declared) >= TINY_MSIT_RADIUS
+    assert model.receptive_radius >= TINY_MSIT_RADIUS
     lr = _lr(13, 15)
     with torch.no_grad():
         ref = model.encode(lr)
@@ -355,13 +361,12 @@ def test_real_msit_radius_tiling_and_chunks():
 
 
 def test_rim_model_is_folded_and_gives_the_same_output():
-    rim = pytest.importorskip("msit_lite.models.rim")
-    from msit_lite.inference import _has_rim, prepare_model
+    from msit_lite.models.rim import rim_modules
 
     model = _tiny_msit("rim")
-    assert rim.rim_modules(model) and _has_rim(model)
-    folded = prepare_model(model)
-    assert not _has_rim(folded) and _has_rim(model)  # a folded copy; the caller's model is untouched
+    for fast in (True, False):
+        folded = route(model, fast=fast).network
+        assert not rim_modules(folded) and rim_modules(model)  # a folded copy; the caller's model is untouched
     lr, big = _lr(9, 11), (23, 27)
     coord = make_coord(big).unsqueeze(0)
     cell = torch.tensor([[2 / big[0], 2 / big[1]]])
@@ -372,7 +377,6 @@ def test_rim_model_is_folded_and_gives_the_same_output():
 
 
 def test_real_liif_tiling():
-    pytest.importorskip("msit_lite.models.liif")
     from msit_lite.config import build_model
 
     torch.manual_seed(4)
@@ -390,7 +394,6 @@ def test_real_liif_tiling():
 def test_declared_receptive_radius_equals_probe(config):
     """The radius each model declares (used for tile overlap) is what a gradient probe measures."""
     from msit_lite.config import build_model, load_config
-    from msit_lite.inference import probe_receptive_radius
 
     cfg = load_config(Path(__file__).resolve().parent.parent / config)
     if "ablations" in config:  # full-size ablation: shrink it so the probe stays cheap

@@ -156,7 +156,7 @@ def test_gathered_liif_equals_sampled_liif_values_and_gradients() -> None:
 
 
 def test_liif_long_skip_adds_msit_skip_and_the_fast_path_follows() -> None:
-    from msit_lite.fast_liif import prepare_fast
+    from msit_lite.inference import predict
 
     torch.manual_seed(0)
     plain = LIIF(ENC, {"name": "mlp", "args": {"hidden_list": [16], "act": "relu"}}).eval()
@@ -168,13 +168,10 @@ def test_liif_long_skip_adds_msit_skip_and_the_fast_path_follows() -> None:
         bilinear = F.grid_sample(lr, coord.flip(-1).unsqueeze(2), mode="bilinear", padding_mode="border",
                                  align_corners=False)[:, :, :, 0].permute(0, 2, 1)
         assert torch.allclose(skip(lr, coord, cell), plain(lr, coord, cell) + bilinear, atol=1e-6)
-        assert torch.allclose(prepare_fast(skip)(lr, coord, cell), skip(lr, coord, cell), atol=1e-5)
-        # the full-grid fast path (what predict/upscale/eval/validation use) adds the skip too
-        from msit_lite.inference import predict
-
-        ref = skip(lr * 2 - 1, coord, cell).view(1, 15, 17, 3).permute(0, 3, 1, 2)
+        # the full-grid route (what predict/upscale/eval/validation use) adds the skip too, fast or reference
+        full = skip(lr, coord, cell).view(1, 15, 17, 3).permute(0, 3, 1, 2)
         for fast in (True, False):
-            assert torch.allclose(predict(skip, lr * 2 - 1, (15, 17), fast=fast), ref, atol=1e-5), fast
+            assert torch.allclose(predict(skip, lr, (15, 17), fast=fast), full, atol=1e-5), fast
 
 
 def test_channels_last_training_step_matches_the_plain_step() -> None:

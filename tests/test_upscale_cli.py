@@ -33,12 +33,12 @@ TINY = {
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:
-    ckpt = pytest.importorskip("msit_lite.checkpoint")
+    from msit_lite.checkpoint import save_checkpoint
     from msit_lite.config import build_model
 
     torch.manual_seed(0)
     model = build_model(TINY)
-    return ckpt.save_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny", model, TINY)
+    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny", model, TINY)
 
 
 @pytest.fixture

@@ -7,12 +7,18 @@ an explicit option so that a printed number always says how it was made (docs/PR
 from __future__ import annotations
 
 import argparse
-import importlib
 import math
 from pathlib import Path
 from typing import Any
 
+from msit_lite.assets import checkpoint_dir
+from msit_lite.checkpoint import CONFIG
+from msit_lite.config import build_model, load_config
 from msit_lite.errors import MsitError
+from msit_lite.evaluate import PUBLISHED_BICUBIC, BicubicUpscaler, compare_paper, evaluate, scale_key
+from msit_lite.inference import load_upscaler, model_upscaler
+from msit_lite.official import load_official
+from msit_lite.params import count_parameters
 from msit_lite.paths import data_root
 from msit_lite.utils import pick_device
 
@@ -22,7 +28,7 @@ examples:
   msit-lite eval --model bicubic --datasets Set5 Set14 B100 --scales 2 3 4
 
   # a trained model on the paper's protocol, beside the paper's Table II rows
-  msit-lite eval --checkpoint checkpoints/lite-msit --datasets Set5 Set14 --scales 2 3 4 6 8 \\
+  msit-lite eval --checkpoint lite-msit --datasets Set5 Set14 --scales 2 3 4 6 8 \\
       --protocol official --compare-paper --json results/lite-msit.json --csv per_image.csv
 
   # an official checkpoint, converted in memory, on DIV2K val up to x30 (Table I)
@@ -67,8 +73,8 @@ def add_parser(subparsers: argparse._SubParsersAction, help_text: str) -> argpar
     who = what.add_mutually_exclusive_group()
     who.add_argument("--model", choices=MODELS, default=None,
                      help="built-in upscaler (default: bicubic, MATLAB-exact imresize)")
-    who.add_argument("--checkpoint", type=Path, metavar="DIR",
-                     help="a msit_lite checkpoint folder (model.safetensors + config.yaml)")
+    who.add_argument("--checkpoint", type=Path, metavar="DIR|NAME",
+                     help="a msit_lite checkpoint folder (model.safetensors + config.yaml) or a shipped one's name")
     who.add_argument("--official-checkpoint", type=Path, metavar="PTH",
                      help="an official MSIT/LIIF .pth, converted in memory; needs --config")
     what.add_argument("--config", type=Path, metavar="CONFIG",
@@ -117,15 +123,6 @@ def _default_root() -> Path:
     return root
 
 
-def _inference():
-    try:
-        return importlib.import_module("msit_lite.inference")
-    except ModuleNotFoundError as e:  # pragma: no cover - only in a partial installation
-        if e.name != "msit_lite.inference":
-            raise
-        raise MsitError("model inference is not available in this installation") from None
-
-
 def _describe(config: dict[str, Any]) -> tuple[str, str | None]:
     """(model kind, encoder name) of a config, for picking the paper's reference row."""
     model = config.get("model", {})
@@ -135,53 +132,38 @@ def _describe(config: dict[str, Any]) -> tuple[str, str | None]:
 
 
 def _params(config: dict[str, Any]) -> int | None:
-    from msit_lite.config import build_model
-    from msit_lite.params import count_parameters
-
     return count_parameters(build_model(config)).trainable
 
 
 def _load(args: argparse.Namespace) -> tuple[Any, str, str, str | None, dict[str, Any] | None]:
     """(upscaler, name, kind, encoder, config) for the chosen model."""
-    from msit_lite.config import load_config
-    from msit_lite.evaluate import BicubicUpscaler, accepted_kwargs, model_upscaler
-
     device = pick_device(args.device)
-    fast = False if args.reference_path else True
+    fast = not args.reference_path
+    budget = {} if args.memory_budget is None else {"memory_budget_mb": args.memory_budget}
     if args.config is not None and args.official_checkpoint is None:
         raise MsitError("--config is only used with --official-checkpoint PTH")
     if args.official_checkpoint is not None:
         if args.config is None:
             raise MsitError("--official-checkpoint needs --config CONFIG (the msit_lite YAML of the same network)")
-        from msit_lite.config import build_model
-        from msit_lite.official import load_official
-
         config = load_config(args.config)
         model = load_official(args.official_checkpoint, build_model(config, str(args.config)))
-        upscaler = model_upscaler(model, device=device, memory_budget_mb=args.memory_budget, fast=fast)
+        upscaler = model_upscaler(model, device=device, fast=fast, **budget)
         kind, enc = _describe(config)
         return upscaler, args.official_checkpoint.stem, kind, enc, config
     if args.checkpoint is not None:
-        if not args.checkpoint.is_dir():
-            raise MsitError(f"checkpoint folder {args.checkpoint} does not exist; pass --checkpoint DIR "
-                            "holding model.safetensors + config.yaml")
-        inference = _inference()
-        opts = accepted_kwargs(inference.load_upscaler, memory_budget_mb=args.memory_budget, fast=fast)
-        upscaler = inference.load_upscaler(args.checkpoint, device, **opts)
-        config_path = args.checkpoint / "config.yaml"
-        config = load_config(config_path) if config_path.is_file() else None
+        folder = checkpoint_dir(args.checkpoint)
+        upscaler = load_upscaler(folder, device, fast=fast, **budget)
+        config = load_config(folder / CONFIG) if (folder / CONFIG).is_file() else None
         kind, enc = _describe(config) if config else ("", None)
-        return upscaler, args.checkpoint.name, kind, enc, config
+        return upscaler, folder.name, kind, enc, config
     return BicubicUpscaler(), "bicubic", "bicubic", None, None
 
 
 def run(args: argparse.Namespace) -> int:
-    from msit_lite.evaluate import PUBLISHED_BICUBIC, compare_paper, evaluate, parse_scale
-
     if args.memory_budget is not None and not (math.isfinite(args.memory_budget) and args.memory_budget > 0):
         raise MsitError(f"--memory-budget {args.memory_budget:g} must be a positive, finite number of MiB")
     for s in args.scales:
-        parse_scale(s)  # a bad scale is an error before any model is loaded
+        scale_key(s)  # a bad scale is an error before any model is loaded
     root = args.data_root if args.data_root is not None else _default_root()
     upscaler, name, kind, encoder, config = _load(args)
     results = evaluate(

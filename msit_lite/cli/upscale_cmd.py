@@ -1,7 +1,7 @@
 """``msit-lite upscale``: enlarge one image by any factor with a trained model (the main job).
 
-A thin shell around :func:`msit_lite.inference.upscale` (fast path by default, ``--reference-path``
-for the straightforward decoder). Everything that can be checked cheaply is
+A thin shell around :func:`msit_lite.inference.upscale` (the model's fast grid query by default,
+``--reference-path`` for the straightforward decoder). Everything that can be checked cheaply is
 checked *before* the model runs (the output size, from the image's header before its pixels are
 decoded; the scale is sane and the output larger than the input; the output suffix is an image
 format and not the input file itself; the checkpoint loads, with finite weights), and the result is
@@ -14,15 +14,25 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import re
 import time
 from pathlib import Path
 
 import torch
 
+from msit_lite.assets import DEFAULT_CHECKPOINT, checkpoint_dir, checkpoint_names
+from msit_lite.data.io import IMAGE_FORMATS, image_size, read_image, save_image
 from msit_lite.errors import MsitError
-from msit_lite.inference import DEFAULT_MAX_OUTPUT_PIXELS, DEFAULT_MEMORY_BUDGET_MB, MAX_SCALE
-from msit_lite.paths import repo_dir
+from msit_lite.inference import (
+    DEFAULT_MAX_OUTPUT_PIXELS,
+    DEFAULT_MEMORY_BUDGET_MB,
+    MAX_SCALE,
+    load_model,
+    parse_scale,
+    parse_size,
+    resolve_output_size,
+    upscale,
+)
+from msit_lite.utils import pick_device
 
 EPILOG = f"""\
 examples:
@@ -42,44 +52,17 @@ notes:
   -o OUT          must not be the input file (refused: the input is never replaced).
   --memory-budget bounds the working memory: the HR pixels are queried in chunks and large
                   inputs are encoded in overlapping tiles that give the same result as one pass.
-  MSIT models run the fast decoder (msit_lite.fast: the first MLP layer re-associated to run once
+  MSIT and LIIF models run their fast grid query (the first MLP layer re-associated to run once
   per LR pixel instead of once per HR pixel); it gives the same image up to float rounding.
   --reference-path runs the straightforward per-query decoder instead (slower; for checking).
-  Default model: checkpoints/lite-msit in the repository (train or convert one, or pass
-  --checkpoint DIR with a folder holding model.safetensors + config.yaml).
+  --checkpoint    a folder holding model.safetensors + config.yaml, or the name of a checkpoint
+                  shipped with the package: {", ".join(checkpoint_names())} (default {DEFAULT_CHECKPOINT}).
 """
-
-_PAIR = re.compile(r"^\s*([0-9.eE+-]+)\s*[xX×]\s*([0-9.eE+-]+)\s*$")
 
 
 def default_checkpoint() -> Path:
-    """The shipped lite model: ``checkpoints/lite-msit`` in the repository."""
-    return repo_dir() / "checkpoints" / "lite-msit"
-
-
-def parse_scale(text: str) -> float | tuple[float, float]:
-    """``"3.5"`` -> 3.5; ``"2x3"`` -> (2.0, 3.0) = (height, width) factors."""
-    m = _PAIR.match(text)
-    try:
-        if m:
-            return float(m.group(1)), float(m.group(2))
-        return float(text)
-    except ValueError:
-        pass
-    raise MsitError(f"--scale {text!r} is not a number like 4 or 3.5, or a HEIGHTxWIDTH pair like 2x3")
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """``"1920x1080"`` (WIDTH x HEIGHT) -> ``(1080, 1920)`` = (H, W)."""
-    m = _PAIR.match(text)
-    if m:
-        try:
-            width, height = int(m.group(1)), int(m.group(2))
-        except ValueError:
-            width = height = 0
-        if width > 0 and height > 0:
-            return height, width
-    raise MsitError(f"--size {text!r} is not WIDTHxHEIGHT with positive integers, like 1920x1080")
+    """The shipped MSIT-lite: ``lite-msit`` among the package's checkpoints."""
+    return checkpoint_dir(DEFAULT_CHECKPOINT)
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -91,8 +74,6 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def _device(name: str) -> torch.device:
-    from msit_lite.utils import pick_device
-
     try:
         device = pick_device(name)
     except RuntimeError as e:
@@ -117,8 +98,8 @@ def add_parser(subparsers: argparse._SubParsersAction, help_text: str) -> argpar
     p.add_argument("--size", metavar="WxH", help="output size WIDTHxHEIGHT, e.g. 1920x1080")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT",
                    help="output image; the suffix picks the format (.png is lossless)")
-    p.add_argument("--checkpoint", type=Path, metavar="DIR", default=None,
-                   help="checkpoint folder (default: checkpoints/lite-msit in the repository)")
+    p.add_argument("--checkpoint", type=Path, metavar="DIR|NAME", default=None,
+                   help=f"checkpoint folder, or a shipped checkpoint's name (default: {DEFAULT_CHECKPOINT})")
     p.add_argument("--device", default="auto", help="auto (cuda, else mps, else cpu), cpu, cuda, cuda:N, mps")
     p.add_argument("--memory-budget", type=float, default=DEFAULT_MEMORY_BUDGET_MB, metavar="MB",
                    help=f"working-memory budget in MiB for query chunks and encoder tiles (default {DEFAULT_MEMORY_BUDGET_MB})")
@@ -134,9 +115,6 @@ def add_parser(subparsers: argparse._SubParsersAction, help_text: str) -> argpar
 
 
 def run(args: argparse.Namespace) -> int:
-    from msit_lite.data.io import IMAGE_FORMATS, image_size, read_image, save_image
-    from msit_lite.inference import load_model, resolve_output_size, upscale
-
     if (args.scale is None) == (args.size is None):
         raise MsitError("give exactly one of --scale S (e.g. 4, 3.5, 2x3) and --size WxH (e.g. 1920x1080)")
     if not (math.isfinite(args.memory_budget) and args.memory_budget > 0):
@@ -162,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     image = read_image(args.input)  # MsitError for missing / corrupt / non-image files
     device = _device(args.device)
     fast = not args.reference_path
-    model = load_model(args.checkpoint or default_checkpoint(), device, fast=fast)
+    model = load_model(args.checkpoint or default_checkpoint(), device)
 
     start = time.perf_counter()
     result = upscale(model, image, scale, size, memory_budget_mb=args.memory_budget, tile=args.tile,

@@ -1,7 +1,7 @@
 """Where the images are: benchmark pairs, training folders and a plain image dataset.
 
 SR data comes in a handful of folder layouts, and the evaluation protocol depends on which one
-you have (golden README §8): a *paired* layout stores an LR image made with MATLAB bicubic for
+you have (the official test configs use both): a *paired* layout stores an LR image made with MATLAB bicubic for
 each HR image and scale; otherwise the LR is made on the fly from the HR. This module finds the
 files and checks that the pairs fit; it never decides how to make a missing LR (that is the
 evaluation code's job). Supported layouts (trees in ``data/README.md``):

@@ -228,12 +228,34 @@ def to_tensor(arr: np.ndarray) -> Tensor:
     return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1))).float().div_(255.0)
 
 
-def to_uint8(t: Tensor) -> np.ndarray:
-    """Float ``[C, H, W]`` (or ``[1, C, H, W]``) in [0, 1] -> ``uint8`` ``H x W x C``.
+def to_rgb_tensor(image: np.ndarray | Tensor) -> Tensor:
+    """An RGB image as float32 ``[3, h, w]`` in [0, 1], from what users hold.
 
-    Values are clamped to [0, 1] and mapped by ``torch.round(x * 255)``, which rounds halves to
-    even (0.5 / 255 -> 0); this is the rounding every saved prediction goes through.
+    An ``h × w × 3`` uint8 array (:func:`to_tensor`: ``v / 255``) or a float tensor ``[3, h, w]``
+    (``[1, 3, h, w]`` accepted) already in [0, 1] (detached). Anything else -- gray, RGBA, 16-bit,
+    a batch -- is a one-line :class:`MsitError`; :func:`read_image` converts such files.
     """
+    if isinstance(image, Tensor):
+        x = image[0] if image.dim() == 4 and image.shape[0] == 1 else image
+        if x.dim() != 3 or x.shape[0] != 3 or not x.is_floating_point():
+            raise MsitError(f"expected a float image tensor [3, h, w] in [0, 1], got {image.dtype} {tuple(image.shape)}")
+        return x.detach().float()
+    if not isinstance(image, np.ndarray):
+        raise MsitError(f"expected an RGB image (h×w×3 uint8 array), got {type(image).__name__}")
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise MsitError(f"expected an RGB image (h×w×3 uint8 array), got {image.dtype} array of shape {image.shape}; "
+                        "convert grey/RGBA/16-bit images with msit_lite.data.io.read_image")
+    return to_tensor(image)
+
+
+def quantize(x: Tensor) -> Tensor:
+    """Values in [0, 1] (clamped) -> uint8 levels ``round(x · 255)``, halves to even (0.5/255 -> 0):
+    the rounding every saved prediction goes through."""
+    return torch.round(x.float().clamp(0, 1) * 255).to(torch.uint8)
+
+
+def to_uint8(t: Tensor) -> np.ndarray:
+    """Float ``[C, H, W]`` (or ``[1, C, H, W]``) in [0, 1] -> ``uint8`` ``H x W x C`` (:func:`quantize`)."""
     if not isinstance(t, Tensor):
         raise MsitError(f"to_uint8 expects a torch tensor, got {type(t).__name__}")
     x = t.detach()
@@ -241,8 +263,7 @@ def to_uint8(t: Tensor) -> np.ndarray:
         x = x[0]
     if x.dim() != 3:
         raise MsitError(f"to_uint8 expects a [C, H, W] tensor, got shape {tuple(t.shape)}")
-    x = torch.round(x.float().clamp(0, 1) * 255).to(torch.uint8)
-    return x.permute(1, 2, 0).cpu().numpy()
+    return quantize(x).permute(1, 2, 0).cpu().numpy()
 
 
 def _as_hwc_uint8(img: np.ndarray | Tensor) -> np.ndarray:

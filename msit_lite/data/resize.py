@@ -14,7 +14,7 @@ was made the same way.  Three conventions meet in this project:
   at x2/x3/x4).
 * :func:`resize_pil` -- Pillow's bicubic on an 8-bit image, what the official MSIT test configs
   do with torchvision ``Resize`` on PIL images for Set5 / Urban100 / DIV2K and x6/x8
-  (golden README §8, §9.10).
+  (the official ``datasets/cascaded_wrappers.py``).
 
 The MATLAB resize is separable: for each axis we precompute the input indices and weights of
 every output pixel (the "contributions" of MATLAB's ``imresize.m``) and apply them as a gather

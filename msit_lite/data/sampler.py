@@ -16,8 +16,8 @@ One training item is made from one HR image like this (paper §IV-A "Training Se
    from :func:`msit_lite.coords.to_pixel_samples` (pixel centres in [-1, 1], (y, x) order).
 
 An item is a dict: ``inp`` [3, 48, 48] and ``gt`` [Q, 3] in [0, 1] (the model normalises),
-``coord`` [Q, 2], ``cell`` [2] = (2/H_hr, 2/W_hr) (MSIT uses one cell per image, golden README
-§3.3) and ``scale`` = ``H_hr / 48``, the realised magnification (``eta`` rounded to the pixel).
+``coord`` [Q, 2], ``cell`` [2] = (2/H_hr, 2/W_hr) (MSIT's ``collate_fn`` uses one cell per image)
+and ``scale`` = ``H_hr / 48``, the realised magnification (``eta`` rounded to the pixel).
 
 **Reproducibility.** Nothing here touches global RNG state. The batch sampler draws the
 shuffling and each batch's ``eta`` from ``(seed, epoch, batch)``; each item draws its crop,
@@ -276,7 +276,7 @@ def full_image_item(
 
     Without ``lr`` the LR is made by ``resize`` at ``floor(H / s + 1e-9) x floor(W / s + 1e-9)``
     and clamped to [0, 1]; with a stored ``lr`` its size is used. Either way the HR is cropped to
-    ``round(lr_size * s)``, as the official test wrappers do (golden README §8).
+    ``round(lr_size * s)``, as the official test wrappers do.
     """
     if hr.dim() != 3 or hr.shape[0] != 3:
         raise MsitError(f"full_image_item expects an HR tensor [3, H, W], got {tuple(hr.shape)}")

@@ -15,7 +15,7 @@ from types import ModuleType
 import torch
 from torch import nn
 
-from msit_lite.grading.core import Assignment, Check, CheckFailed, extra_file, need_tensor
+from msit_lite.grading.checks import Assignment, Check, CheckFailed, extra_file, need_tensor
 
 CONV_NAME = "student-dwsep"
 

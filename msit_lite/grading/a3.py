@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from msit_lite.grading.core import Assignment, Check, CheckFailed, extra_file, max_error, need_tensor
+from msit_lite.grading.checks import Assignment, Check, CheckFailed, extra_file, max_error, need_tensor
 
 MERGE_NAME = "student-conv"
 CHANNELS, BRANCHES = 16, 4

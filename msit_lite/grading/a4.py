@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from msit_lite.errors import MsitError
-from msit_lite.grading.core import Assignment, Check, CheckFailed, extra_file, max_error, need, need_tensor
+from msit_lite.grading.checks import Assignment, Check, CheckFailed, extra_file, max_error, need, need_tensor
 
 STUDENT_FILE = "a4_refconv.py"
 CONFIG_FILE = "a4_refconv.yaml"

@@ -8,14 +8,14 @@ that a correct student graded later fails. So:
 * **One fresh process per submission** (``subprocess`` of ``sys.executable``: a new interpreter,
   nothing inherited from the grader or from an earlier student -- the equivalent of
   multiprocessing's *spawn*, never *fork*). It imports the package and the checks *before* the
-  student's file, then runs :func:`msit_lite.grading.core.run_checks`. Whatever the submission
+  student's file, then runs :func:`msit_lite.grading.runner.run_checks`. Whatever the submission
   changes there dies with the process.
 * **The parent holds the assignment** (check names, points, order) and asks the child to run
   check functions by module and name. The child only reports, one JSON line per event on a pipe
   of its own (the student's prints go to stderr): ``ready``, ``loaded``/``load_failed``, one
   ``result`` per check, ``done``. The parent parses plain JSON -- never a pickle -- accepts only
-  one result per check it asked for, and builds the :class:`~msit_lite.grading.core.CheckResult`
-  list from its own :class:`~msit_lite.grading.core.Assignment`. A forged or missing line can at
+  one result per check it asked for, and builds the :class:`~msit_lite.grading.checks.CheckResult`
+  list from its own :class:`~msit_lite.grading.checks.Assignment`. A forged or missing line can at
   most change the sender's own result.
 * **The parent enforces the time limit.** Inside the child a ``SIGALRM`` stops a slow check with a
   hint naming the student's line; code that swallows that exception is killed by the parent after
@@ -47,7 +47,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from msit_lite.errors import MsitError
-from msit_lite.grading.core import Assignment, check_ref, run_checks, student_line
+from msit_lite.grading.checks import Assignment
+from msit_lite.grading.runner import check_ref, run_checks, student_line
 
 #: Seconds a grading process may take to start (a fresh interpreter importing torch: ~2-4 s on an
 #: idle machine, much more on a loaded one) before the grader gives up on it.
@@ -109,9 +110,7 @@ def _child_env() -> dict[str, str]:
 
 def _package_root() -> str:
     """The folder holding the ``msit_lite`` package this process runs (the child must import the same)."""
-    import msit_lite
-
-    return str(Path(msit_lite.__file__).resolve().parent.parent)
+    return str(Path(__file__).resolve().parents[2])
 
 
 def _run_child(student_file: str, folder: Path, checks: list[tuple[int, str, str]], limit: float,

@@ -1,4 +1,4 @@
-"""Encoders E_ψ: EDSR-baseline and RDN without their upsampling tails (golden README §4.2).
+"""Encoders E_ψ: EDSR-baseline and RDN without their upsampling tails (the official ``models/edsr.py``, ``rdn.py``).
 
 Both keep the LR resolution and return a feature map ``[b, out_dim, h, w]``; the implicit part
 (LIIF or MSIT) does all the upsampling. They are the standard LIIF encoders with one deliberate

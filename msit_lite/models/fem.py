@@ -1,4 +1,4 @@
-r"""FEM -- Feature Enhancement Module (paper §III-B(a), Eqs. 2-3; golden README §4.3, §9.1-9.2).
+r"""FEM -- Feature Enhancement Module (paper §III-B(a), Eqs. 2-3; the official ``LEM`` in ``test_mod.py``).
 
 FEM enriches the latent code Z with *no parameters* by shifting channels spatially (with
 wrap-around, Eq. 2). A shift is a 3×3 depthwise convolution whose kernel has a single 1 (Eq. 3:
@@ -13,14 +13,14 @@ Two channel-to-direction assignments are available:
   by channel index **modulo 4/8** (interleaved), and channels ≡ 4…7 (mod 8) get *two* taps --
   an axial and a diagonal one, because the constructor sets the diagonal taps without clearing
   the axial ones. Those channels output the *sum* of two shifted copies, not a shift
-  (README §4.3 table). ``mask_margin`` reproduces the constructor argument, which the official
+  (``LEM.__init__`` sets the taps, it does not add them). ``mask_margin`` reproduces the constructor argument, which the official
   code uses as a kernel *index* (only right for 1; golden ``lem_m2`` covers 2).
 * ``paper``: 8 **contiguous** channel groups (C/8 channels each), one pure shift each, in the
   order the paper lists them: up, up-left, up-right, down, down-left, down-right, left, right
   ("up" = the content moves up: ``out[y, x] = Z[y + m, x]``; "right" is Eq. 3).
 
 The stride ``m``: the paper calls it learnable; in the code ``int(mix_margin)`` leaves the
-autograd graph, so it never receives a gradient and stays at its initial value (§9.2). Here
+autograd graph, so it never receives a gradient and stays at its initial value (``LEM.forward``). Here
 ``mix_margin`` is a (non-trainable) buffer in the state dict, read with ``int()`` at every
 forward exactly like the official code. The mask is rebuilt by the constructor and not stored
 (a non-persistent buffer); the checkpoint converter verifies that an official mask equals it.
@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from msit_lite.errors import MsitError
+from msit_lite.models.base import Identity
 from msit_lite.models.registry import register
 
 # (a, b) tap of the paper's eight pure shifts, in the paper's order (a = row, b = column).
@@ -78,7 +79,13 @@ def paper_mask(channels: int) -> Tensor:
 
 
 class FEM(nn.Module):
-    """Parameter-free spatial shifting: circular pad by m, depthwise 3×3 conv with ``mask``, dilation m."""
+    """Parameter-free spatial shifting: circular pad by m, depthwise 3×3 conv with ``mask``, dilation m.
+
+    It wraps around the whole map it is given (row 0 reads row h−1), which it declares with
+    ``circular_padding``: tiled inference runs it on the whole map instead of per tile.
+    """
+
+    circular_padding = True
 
     def __init__(self, channels: int, mix_margin: float = 1.0, mode: str = "official", mask_margin: int = 1) -> None:
         super().__init__()
@@ -90,7 +97,7 @@ class FEM(nn.Module):
             raise MsitError(f"FEM mode must be 'official' or 'paper', got {mode!r}")
         self.channels, self.mode = channels, mode
         self.register_buffer("mask", mask, persistent=False)
-        # The shift stride: a 0-dim float like the official nn.Parameter, but never trained (§9.2).
+        # The shift stride: a 0-dim float like the official nn.Parameter, but never trained (it never gets a gradient).
         self.register_buffer("mix_margin", torch.tensor(float(mix_margin)))
 
     @property
@@ -130,6 +137,4 @@ def fem_paper(channels: int, mix_margin: float = 1.0) -> FEM:
 @register("fem", "none")
 def fem_none(channels: int, **_: object) -> nn.Module:
     """Table IV "FEM W/O": no shifting at all."""
-    ident = nn.Identity()
-    ident.receptive_radius = 0  # type: ignore[assignment]
-    return ident
+    return Identity()

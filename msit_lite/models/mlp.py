@@ -1,4 +1,4 @@
-"""The decoder D_ψ: a plain MLP applied to every query independently (golden README §4.8).
+"""The decoder D_ψ: a plain MLP applied to every query independently (LIIF's ``models/mlp.py``, ``MLP``).
 
 ``Linear → act → … → Linear``; MSIT uses GELU (exact erf form) with hidden ``[256]*4``, LIIF uses
 ReLU. The input ``[..., in_dim]`` is flattened to ``[N, in_dim]`` and reshaped back, as in the

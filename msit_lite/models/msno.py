@@ -1,4 +1,4 @@
-r"""MSNO -- Multi-Scale Neural Operator (paper §III-B(a), Eqs. 4-6; golden README §4.5, §9.5).
+r"""MSNO -- Multi-Scale Neural Operator (paper §III-B(a), Eqs. 4-6; the official ``amsno`` in ``test_mod.py``).
 
 MSNO gives the latent code multi-scale character before any query is made:
 
@@ -11,7 +11,7 @@ MSNO gives the latent code multi-scale character before any query is made:
 SIM ("Scale Integration Module") mixes first *within* each scale -- a 1×1 conv C → 2C with
 ``groups = t`` (W_ss: group g only sees scale g) -- then, after GELU, *across* scales -- a 1×1
 conv 2C → C (W_ds). The official code adds what Eq. 6 does not show: a BatchNorm before the
-GELU and an output projection ``proj`` after the modulation (README §9.5); so do we.
+GELU and an output projection ``proj`` after the modulation (``amsno.forward``); so do we.
 
 Ablations (Tables III/IV): ``branches`` t ∈ {1, 2, 4, 8, 16} (kernel sizes 3 … 2t+1),
 ``fem: official | paper | none``, ``merge: sim | conv`` (the "SIM W/O" row merges with one
@@ -28,8 +28,9 @@ import torch
 from torch import Tensor, nn
 
 from msit_lite.errors import MsitError
-from msit_lite.models.base import Trace, child, record
+from msit_lite.models.base import Identity, Trace, child, record
 from msit_lite.models.registry import make, register
+from msit_lite.models.runtime import parts_radius
 
 Spec = dict[str, Any] | str
 
@@ -129,8 +130,7 @@ class MSNO(nn.Module):
     @property
     def receptive_radius(self) -> int | None:
         """How far (LR pixels) an output looks: FEM shift + largest MSC kernel // 2 + merge."""
-        parts = [getattr(m, "receptive_radius", None) for m in (self.fem, self.msc, self.merge)]
-        return None if None in parts else sum(parts)  # type: ignore[arg-type]
+        return parts_radius(self.fem, self.msc, self.merge)
 
     def forward(self, x: Tensor, trace: Trace | None = None) -> Tensor:
         v = self.v(x)
@@ -149,11 +149,4 @@ class MSNO(nn.Module):
 @register("msno", "none")
 def no_msno(channels: int, **_: Any) -> nn.Module:
     """Table III "MSNO ✗": Z'' = Z (the paper also rebalanced parameters elsewhere; not specified)."""
-    return _Identity()
-
-
-class _Identity(nn.Module):
-    receptive_radius = 0
-
-    def forward(self, x: Tensor, trace: Trace | None = None) -> Tensor:
-        return x
+    return Identity()

@@ -1,5 +1,5 @@
 r"""MSSA -- Multi-Scale Self-Attention over a local window (paper §III-B(b), Eqs. 7-10;
-golden README §4.6, §5, §9.3-9.4).
+the official ``MsC`` in ``test_mod.py`` and ``amsit.query_rgb`` in ``models/msit.py``).
 
 For a query point χ̂ʰ (continuous (y, x) in [-1, 1]) MSSA attends over the P = (2r+1)² LR pixels
 around the LR pixel that contains it:
@@ -7,7 +7,8 @@ around the LR pixel that contains it:
 * **Q/K map** (official ``MsC``): ``proj_in`` 1×1 → N parallel convs with kernels 3, 5, …, 2N+1
   on N channel chunks (the "projection matrices" of Eq. 9) → ``expand`` 1×1 C → 2C with
   ``groups = C/N`` → BatchNorm → GELU → ``reduce`` 1×1 2C → C. The same map gives Q *and* K.
-* **V map**: one 3×3 conv (``v_proj``). Eq. 9 makes V multi-scale too; the code does not (§9.3).
+* **V map**: one 3×3 conv (``v_proj``). Eq. 9 makes V multi-scale too; the code does not
+  (``amsit.__init__``: ``conv_vs`` is one 3×3 ``RiM``).
 * Q̂ = **bilinear** sample of the Q map at χ̂ʰ (zero padding); K̂_n, V̂_n = **nearest** samples
   at the window centres k_n = (nearest LR centre of χ̂ʰ) + (a·2/h, b·2/w), a, b ∈ −r…r
   (window position n = (a+r)·(2r+1) + (b+r), row-major). Outside-image positions give zeros and
@@ -16,11 +17,12 @@ around the LR pixel that contains it:
   bias P(δ) = Linear[sin(ω_i δ), cos(ω_i δ)] with ω_i = 2^{t_i} − 1, t = linspace(0, 10, 16)
   (no 2π; per axis), one bias per head.
 * per head j: p_{n,j} = softmax_n( Q̂_j·K̂_{n,j} / √(C/heads) + P(δ_n)_j )              (Eq. 7/10)
-* **no sum over the window** (§9.4): the code scales every V̂_n by its head's probability and
-  *concatenates* all P of them: the decoder gets ``[p_0 V̂_0 | … | p_{P−1} V̂_{P−1}]`` (P·C values).
+* **no sum over the window** (``amsit.query_rgb``: ``torch.mul(sample_feat_v, attn)``): the code
+  scales every V̂_n by its head's probability and *concatenates* all P of them: the decoder gets ``[p_0 V̂_0 | … | p_{P−1} V̂_{P−1}]`` (P·C values).
 
-The float32 recipes (golden README §5.2, §5.4, §5.8) are followed operation by operation: the
-positional encoder turns one ulp of δ into ~1e-4 of output, so *how* δ is computed matters.
+The official float32 recipes (window offsets, δ, frequencies) are followed operation by
+operation: the positional encoder turns one ulp of δ into ~1e-4 of output, so *how* δ is computed
+matters.
 
 :class:`ConvSA` is the conventional self-attention of the Table III ablation (as in CLIT, from
 which MSIT's code is derived): separate 3×3 convs for Q, K and V. With the full config it gives
@@ -58,7 +60,7 @@ class MultiScaleProjection(nn.Module):
             make(conv, "conv", in_channels=self.chunk, out_channels=self.chunk, kernel_size=3 + 2 * i, padding=1 + i)
             for i in range(projections)
         )
-        # groups = C/N (channels per chunk), not N: each group mixes N consecutive channels (§4.6).
+        # groups = C/N (channels per chunk), not N: each group mixes N consecutive channels (``MsC.proj1``).
         self.expand = nn.Conv2d(channels, hidden, 1, groups=self.chunk)  # official proj1
         self.bn = nn.BatchNorm2d(hidden)
         self.act = nn.GELU()
@@ -81,7 +83,7 @@ class MultiScaleProjection(nn.Module):
 
 
 def sinusoid_frequencies(posenc_scale: float = 10, enc_dims: int = 64) -> Tensor:
-    """ω_i = 2^{t_i} − 1 with t = float32 ``linspace(0, S, E/4)``: float32 all the way (§5.8)."""
+    """ω_i = 2^{t_i} − 1 with t = float32 ``linspace(0, S, E/4)``: float32 all the way (``PositionEncoder``)."""
     t = torch.linspace(0, posenc_scale, enc_dims // 4)
     return 2.0**t - 1
 
@@ -162,7 +164,7 @@ class WindowAttention(nn.Module):
         raise NotImplementedError
 
     def window_axes(self, h: int, w: int, device: torch.device) -> tuple[Tensor, Tensor]:
-        """Window offsets per axis ``[2r+1]``: float32 integers −r…r times the Python floats 2/h, 2/w (§5.2)."""
+        """Window offsets per axis ``[2r+1]``: float32 integers −r…r times the Python floats 2/h, 2/w (as ``amsit.query_rgb``)."""
         r = self.radius
         dh = torch.linspace(-r, r, 2 * r + 1, device=device) * (2 / h)
         dw = torch.linspace(-r, r, 2 * r + 1, device=device) * (2 / w)
@@ -189,7 +191,7 @@ class WindowAttention(nn.Module):
         u, d, p = self.heads, self.dim // self.heads, self.window
         c = coord.unsqueeze(2)  # [b, q, 1, 2]
 
-        # Nearest LR pixel centre (an exact copy of one make_coord entry), §5.1.
+        # Nearest LR pixel centre (an exact copy of one make_coord entry), as the official nearest grid_sample.
         row, col = nearest_pixel(coord, h, w)  # [b, q] each
         centre_y = make_coord((h,)).to(coord.device)[row, 0]
         centre_x = make_coord((w,)).to(coord.device)[col, 0]
@@ -204,7 +206,7 @@ class WindowAttention(nn.Module):
         record(trace, "gs_k", k.permute(0, 3, 1, 2))
         record(trace, "gs_v", v.permute(0, 3, 1, 2))
 
-        # δ in half-LR-pixel units: subtract, then scale each axis (this order, §5.4). The window
+        # δ in half-LR-pixel units: subtract, then scale each axis (this order, as the official code). The window
         # centres are k_n = centre + (dh_a, dw_b), so δ_y depends on the row a only, δ_x on b only.
         dh, dw = self.window_axes(h, w, coord.device)
         rel_y = (coord[..., :1] - (centre_y.unsqueeze(-1) + dh)) * float(h)  # [b, q, 2r+1]
@@ -220,7 +222,7 @@ class WindowAttention(nn.Module):
         attn = F.softmax(logits + pb, dim=-2)
         record(trace, "attn_softmax", attn)
 
-        # Scale each window position's V by its head's probability and concatenate (§5.6).
+        # Scale each window position's V by its head's probability and concatenate (as the official code).
         v = v.view(b, n_q, p, u, d) * attn.unsqueeze(-1)
         return v.reshape(b, n_q, p * self.dim)
 

@@ -52,7 +52,6 @@ def unregister(kind: str, name: str) -> None:
 
 def lookup(kind: str, name: str) -> Callable[..., Any]:
     """The builder registered as ``name`` in ``kind``; a clear error listing the choices otherwise."""
-    _ensure_builtins()
     table = _REGISTRY.get(kind, {})
     if name not in table:
         choices = ", ".join(sorted(table)) or "none"
@@ -62,7 +61,6 @@ def lookup(kind: str, name: str) -> Callable[..., Any]:
 
 def names(kind: str) -> list[str]:
     """The registered names of one kind, sorted."""
-    _ensure_builtins()
     return sorted(_REGISTRY.get(kind, {}))
 
 
@@ -182,12 +180,7 @@ def _short(args: Mapping[str, Any], limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-_BUILTINS_LOADED = False
-
-
-def _ensure_builtins() -> None:
-    """Import the package's own modules once so that their ``@register`` lines have run."""
-    global _BUILTINS_LOADED
-    if not _BUILTINS_LOADED:
-        _BUILTINS_LOADED = True
-        import msit_lite.models  # noqa: F401  (registers everything)
+def live_table() -> dict[str, dict[str, Callable[..., Any]]]:
+    """The registry itself, ``{kind: {name: builder}}``, for code that must save and restore it (the
+    autograder hides a submission's registrations); everything else uses :func:`register`/:func:`lookup`."""
+    return _REGISTRY

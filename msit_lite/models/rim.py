@@ -1,4 +1,4 @@
-r"""RIM -- re-parameterised convolution (paper §III-C, Eq. 11; golden README §4.4, §9.6-9.8).
+r"""RIM -- re-parameterised convolution (paper §III-C, Eq. 11; the official ``RiM`` in ``test_mod.py``).
 
 Cumulative training in two stages:
 
@@ -15,9 +15,9 @@ Cumulative training in two stages:
 
 The conv then runs with ``W'``. Since ``W'`` does not depend on the input, a trained RIM can be
 **folded** into a plain ``nn.Conv2d`` holding ``W'`` -- the paper's inference form
-(:func:`fold`). The official code never folds; it recomputes ``W'`` at every forward (§9.6).
+(:func:`fold`). The official code never folds; ``RiM.forward`` recomputes ``W'`` at every forward.
 
-Three facts worth knowing (README §9.7-9.8):
+Three facts worth knowing:
 
 * a fresh RIM has ``W = 0`` so ``W' = 0`` and ``convmap``/``linear`` receive *zero* gradient:
   training the released RIM configs from scratch leaves every RIM dead. Stage 1 must use
@@ -42,6 +42,7 @@ from torch import Tensor, nn
 
 from msit_lite.errors import MsitError
 from msit_lite.models.registry import register
+from msit_lite.state_dict import diff
 
 
 class RIMConv2d(nn.Module):
@@ -213,12 +214,8 @@ def load_stage1(model: nn.Module, state_dict: Mapping[str, Tensor]) -> list[str]
     """
     own = model.state_dict()
     fresh = [k for k in own if k.endswith((".convmap.weight", ".linear.weight")) and k not in state_dict]
-    missing = [k for k in own if k not in state_dict and k not in fresh]
-    unexpected = [k for k in state_dict if k not in own]
-    wrong = [k for k in state_dict if k in own and tuple(state_dict[k].shape) != tuple(own[k].shape)]
-    if missing or unexpected or wrong:
-        from msit_lite.checkpoint import mismatch_message
-
-        raise MsitError("stage-1 weights do not fit the RIM model: " + mismatch_message(missing, unexpected, wrong))
+    mismatch = diff(own, state_dict, may_miss=fresh)
+    if mismatch:
+        raise MsitError("stage-1 weights do not fit the RIM model: " + mismatch.message())
     model.load_state_dict(dict(state_dict), strict=False)
     return fresh

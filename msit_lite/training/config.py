@@ -6,7 +6,8 @@ one-line :class:`~msit_lite.errors.MsitError` naming the key, before any data is
 
 Defaults are the paper's recipe (§IV-A): 48×48 LR patches, η ~ U(1, 4) drawn once per batch,
 48² sampled queries, batch 32, Adam, L1, learning rate 1e-5 warmed up linearly to 1e-4 over
-50 epochs, then cosine annealing over 1000 epochs (golden README §9.11: ``epoch_max`` 1050).
+50 epochs, then cosine annealing over 1000 epochs (the official ``train_edsr_baseline_MSIT.yaml``:
+``epoch_max: 1050``).
 An *epoch* is one pass over the training images (``data.repeat`` times each) split into batches;
 the lite configs give the schedule in ``steps`` instead.
 

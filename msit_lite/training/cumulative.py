@@ -1,4 +1,4 @@
-"""Cumulative training with RIM (paper §III-C, Fig. 4; golden README §4.4, §9.8).
+"""Cumulative training with RIM (paper §III-C, Fig. 4).
 
 Stage 1 trains the network with plain convolutions. Stage 2 swaps every multi-scale conv (and
 MSSA's V conv) for a RIM, copies the stage-1 kernels ``W`` into the RIMs' frozen buffers and
@@ -6,9 +6,10 @@ learns the remap ``W' = W + DWConv3x3(W) ⊙ Linear(W)`` (Eq. 11) together with 
 
 **What happens at the switch is a design choice.** The official code keeps the freshly
 initialised ``convmap``/``linear`` (normal, std √(2/fan_out)), so ``W' ≠ W``: the stage-2 network
-starts as a *different* function and first has to recover the stage-1 accuracy (§9.8). Our
-default, ``rim_init: identity``, zeroes ``linear`` (for RefConv, which has no ``linear``, the
-``convmap``), so that ``W' = W`` exactly and stage 2 starts from the stage-1 function -- the
+starts as a *different* function and first has to recover the stage-1 accuracy (the official
+``train.py``, ``prepare_training``, loads the stage-1 state dict key by key and leaves the maps as
+initialised). Our default, ``rim_init: identity``, zeroes ``linear`` (for RefConv, which has no
+``linear``, the ``convmap``), so that ``W' = W`` exactly and stage 2 starts from the stage-1 function -- the
 zero-initialised factor of a product, as in LoRA: ``linear`` gets a gradient at once (its
 partner ``convmap(W)`` is non-zero) and ``convmap`` follows as soon as ``linear`` moves.
 ``rim_init: official`` keeps the official behaviour.
@@ -21,9 +22,10 @@ from typing import Literal
 import torch
 from torch import nn
 
-from msit_lite.checkpoint import WEIGHTS, mismatch_message, read_weights
+from msit_lite.checkpoint import WEIGHTS, read_weights
 from msit_lite.errors import MsitError
 from msit_lite.models.rim import load_stage1, rim_modules
+from msit_lite.state_dict import diff
 
 
 def stage1_weights_path(path: str | Path) -> Path:
@@ -53,12 +55,9 @@ def init_weights(model: nn.Module, path: str | Path, rim_init: Literal["identity
         return init_from_stage1(model, path, rim_init)
     state = read_weights(stage1_weights_path(path))
     state = {k: v for k, v in state.items() if not (drop and k.startswith(tuple(drop)))}
-    own = model.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    wrong = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
-    if missing or unexpected or wrong:
-        raise MsitError(f"--init {path}: weights do not fit this config's model: " + mismatch_message(missing, unexpected, wrong))
+    mismatch = diff(model.state_dict(), state)
+    if mismatch:
+        raise MsitError(f"--init {path}: weights do not fit this config's model: {mismatch.message()}")
     model.load_state_dict(state)
     return []
 

@@ -2,7 +2,7 @@
 
 The paper (§IV-A) warms the learning rate up linearly from 1e-5 to 1e-4 over 50 epochs and then
 anneals it with a cosine over 1000 epochs (the official code: ``GradualWarmupScheduler`` with
-multiplier 10 around ``CosineAnnealingLR``, stepped once per epoch; golden README §9.11). We step
+multiplier 10 around ``CosineAnnealingLR``, stepped once per epoch in ``train.py``, ``main``). We step
 the same curve once per *optimizer step*, which is smoother and -- being a pure function of
 the step -- makes resuming trivial: there is no scheduler state to restore beyond the step.
 """

@@ -1,4 +1,4 @@
-r"""What MSSA attends to (paper §III-B(b), Eqs. 7-10; golden README §5, §9.4).
+r"""What MSSA attends to (paper §III-B(b), Eqs. 7-10; the official ``amsit.query_rgb``).
 
 For one HR pixel χ MSSA computes, per head j, a softmax over the P = (2r+1)² LR window positions
 around the LR pixel that contains χ:
@@ -12,8 +12,8 @@ HR pixels (``trace["attn_softmax"]``, ``trace["pos_bias"]``), so the numbers are
 model's. :func:`positional_bias_field` evaluates the bias alone on a dense grid of δ: a picture of
 the spatial prior each head has learned, independent of any image.
 
-Note (§9.4): the official code does not *sum* the weighted values; every ``p_n V̂_n`` goes to the
-decoder. The weights still say how strongly each window pixel is passed on.
+Note: the official code (``amsit.query_rgb``) does not *sum* the weighted values; every
+``p_n V̂_n`` goes to the decoder. The weights still say how strongly each window pixel is passed on.
 """
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from msit_lite.coords import make_cell, make_coord
+from msit_lite.coords import make_cell, make_coord, target_size
+from msit_lite.data.io import to_rgb_tensor
 from msit_lite.errors import MsitError
 from msit_lite.models.base import Trace
 
@@ -63,12 +64,10 @@ def attention_at(
     scale: float | None = None, hr_size: tuple[int, int] | None = None,
 ) -> AttentionView:
     """Attention weights of ``model`` for HR ``pixels`` [(y, x), …] of the ``scale`` (or ``hr_size``) output."""
-    from msit_lite.viz.lam import _as_image, _hr_size
-
     att = _attention_module(model)
-    x = _as_image(lr).unsqueeze(0)
+    x = to_rgb_tensor(lr).unsqueeze(0)
     h, w = x.shape[-2:]
-    big_h, big_w = _hr_size((h, w), scale, hr_size)
+    big_h, big_w = target_size((h, w), scale, hr_size)
     if not pixels:
         raise MsitError("give at least one HR pixel (y, x)")
     for y, xx in pixels:
@@ -117,9 +116,8 @@ def positional_bias_field(model: nn.Module, samples: int = 61) -> tuple[np.ndarr
 def show_attention(view: AttentionView, lr: Tensor | np.ndarray, index: int = 0, heads: int | None = None, axes=None):
     """The LR neighbourhood of pixel ``index`` and the weights of each head on the 7×7 window."""
     import matplotlib.pyplot as plt
-    from msit_lite.viz.lam import _as_image
 
-    x = _as_image(lr).permute(1, 2, 0).numpy()
+    x = to_rgb_tensor(lr).permute(1, 2, 0).numpy()
     r = view.radius
     cy, cx = view.centres[index]
     n_heads = view.probs.shape[1] if heads is None else heads

@@ -12,31 +12,28 @@ incremental SR (Fig. 6).
   the same LR region at each factor -- one trained model, any factor, no retraining.
 
 An *upscaler* here is any function ``f(lr_uint8, (H, W)) -> uint8 H×W×3``:
-:func:`model_upscaler` wraps a model (memory-bounded :func:`msit_lite.inference.upscale`),
-:func:`bicubic_upscaler` MATLAB bicubic.
+:func:`model_upscaler` wraps a model (the inference runner, 8-bit output), :func:`bicubic_upscaler`
+MATLAB bicubic.
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
-from torch import nn
 
+from msit_lite import inference
 from msit_lite.data.resize import imresize
 from msit_lite.errors import MsitError
 from msit_lite.metrics import psnr
+from msit_lite.models.base import ImplicitSRModel
 
 Upscaler = Callable[[np.ndarray, tuple[int, int]], np.ndarray]
 
 
-def model_upscaler(model: nn.Module, **kwargs) -> Upscaler:
-    """``f(lr, (H, W))`` for ``model`` via :func:`msit_lite.inference.upscale` (RIM folded, no grad)."""
-    from msit_lite.inference import upscale
-
-    def f(lr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        return upscale(model, lr, size=(int(size[0]), int(size[1])), **kwargs)
-
-    return f
+def model_upscaler(model: ImplicitSRModel, **kwargs: Any) -> Upscaler:
+    """``f(lr, (H, W))`` for ``model``: :func:`msit_lite.inference.model_upscaler` with 8-bit output
+    (the image :func:`~msit_lite.inference.upscale` writes); ``kwargs`` as there."""
+    return inference.model_upscaler(model, uint8=True, **kwargs)  # type: ignore[return-value]
 
 
 def bicubic_upscaler() -> Upscaler:

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from msit_lite.data.io import to_rgb_tensor
 from msit_lite.errors import MsitError
 from msit_lite.models.base import Trace
 
@@ -47,11 +48,9 @@ class MscFeatures:
 
 def msc_features(model: nn.Module, lr: Tensor | np.ndarray) -> MscFeatures:
     """Run MSIT's encoder + MSNO on ``lr`` (uint8 ``h×w×3`` or float ``[3, h, w]`` in [0, 1])."""
-    from msit_lite.viz.lam import _as_image
-
     if not hasattr(model, "features") or not hasattr(getattr(model, "msno", None), "msc"):
         raise MsitError(f"{type(model).__name__} has no MSNO with multi-scale convolutions (msno: none?)")
-    x = _as_image(lr).unsqueeze(0)
+    x = to_rgb_tensor(lr).unsqueeze(0)
     trace = Trace()
     was_training = model.training
     model.eval()

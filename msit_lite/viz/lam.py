@@ -41,8 +41,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from msit_lite.coords import make_cell, make_coord
+from msit_lite.coords import make_cell, make_coord, target_size
+from msit_lite.data.io import to_rgb_tensor
 from msit_lite.errors import MsitError
+from msit_lite.models.base import Identity
 from msit_lite.utils import quick_mode
 
 Rule = Literal["left", "right", "midpoint"]
@@ -274,28 +276,6 @@ class LamResult:
         return diffusion_index(self.heat)
 
 
-def _as_image(lr: Tensor | np.ndarray) -> Tensor:
-    """``[3, h, w]`` float in [0, 1] from a uint8 ``h×w×3`` array or a float tensor (``[1, 3, h, w]`` ok)."""
-    if isinstance(lr, np.ndarray):
-        if lr.ndim != 3 or lr.shape[2] != 3 or lr.dtype != np.uint8:
-            raise MsitError(f"expected an h×w×3 uint8 image, got {lr.dtype} array of shape {lr.shape}")
-        return torch.from_numpy(np.ascontiguousarray(lr)).permute(2, 0, 1).float() / 255
-    if not isinstance(lr, Tensor):
-        raise MsitError(f"expected an image array or tensor, got {type(lr).__name__}")
-    x = lr[0] if lr.dim() == 4 and lr.shape[0] == 1 else lr
-    if x.dim() != 3 or x.shape[0] != 3 or not x.is_floating_point():
-        raise MsitError(f"expected a float image tensor [3, h, w] in [0, 1], got {lr.dtype} {tuple(lr.shape)}")
-    return x.detach().float()
-
-
-def _hr_size(lr_size: tuple[int, int], scale: float | None, hr_size: tuple[int, int] | None) -> tuple[int, int]:
-    if (scale is None) == (hr_size is None):
-        raise MsitError("give exactly one of scale and hr_size")
-    if hr_size is not None:
-        return int(hr_size[0]), int(hr_size[1])
-    return round(lr_size[0] * float(scale)), round(lr_size[1] * float(scale))
-
-
 def _eval_copy(model: nn.Module) -> nn.Module:
     """An eval-mode view of ``model``: BatchNorm must use running statistics for per-image gradients."""
     if model.training:
@@ -334,8 +314,8 @@ def lam(
     ``lr``: uint8 ``h×w×3`` or float ``[3, h, w]`` in [0, 1]. ``steps`` defaults to
     :func:`default_steps`. ``rule="right"`` is LAM's discretisation.
     """
-    x = _as_image(lr)
-    size = _hr_size(tuple(x.shape[-2:]), scale, hr_size)
+    x = to_rgb_tensor(lr)
+    size = target_size(tuple(x.shape[-2:]), scale, hr_size)
     objective = WindowObjective(_eval_copy(model), size, window)
     points, deltas = blur_path(x, sigma, steps, kernel_size, rule)
     attr = path_integrated_gradients(objective, points, deltas, batch_size)
@@ -362,8 +342,8 @@ def integrated_gradients(
     """
     from captum.attr import IntegratedGradients
 
-    x = _as_image(lr)
-    size = _hr_size(tuple(x.shape[-2:]), scale, hr_size)
+    x = to_rgb_tensor(lr)
+    size = target_size(tuple(x.shape[-2:]), scale, hr_size)
     objective = WindowObjective(_eval_copy(model), size, window)
     baseline = blur(x, sigma, kernel_size)
     n = default_steps() if steps is None else int(steps)
@@ -387,9 +367,7 @@ def without_fem(model: nn.Module) -> nn.Module:
     if msno is None or not hasattr(msno, "fem"):
         raise MsitError(f"{type(model).__name__} has no MSNO with a FEM to remove")
     clone = copy.deepcopy(model)
-    identity = nn.Identity()
-    identity.receptive_radius = 0  # type: ignore[assignment]
-    clone.msno.fem = identity
+    clone.msno.fem = Identity()
     return clone.eval()
 
 
@@ -406,7 +384,7 @@ def show_lam(result: LamResult, lr: Tensor | np.ndarray, ax=None, title: str | N
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
-    x = _as_image(lr).permute(1, 2, 0).numpy()
+    x = to_rgb_tensor(lr).permute(1, 2, 0).numpy()
     ax = ax if ax is not None else plt.gca()
     grey = x.mean(axis=2, keepdims=True).repeat(3, axis=2)
     ax.imshow(0.25 + 0.5 * grey)
@@ -441,7 +419,7 @@ def show_captum(result: LamResult, lr: Tensor | np.ndarray, ax, title: str | Non
     """The same attribution drawn by ``captum.attr.visualization.visualize_image_attr`` (blended heat map)."""
     from captum.attr import visualization
 
-    x = _as_image(lr).permute(1, 2, 0).numpy()
+    x = to_rgb_tensor(lr).permute(1, 2, 0).numpy()
     attr = result.attribution.permute(1, 2, 0).numpy()
     visualization.visualize_image_attr(attr, x, method="blended_heat_map", sign="absolute_value",
                                        plt_fig_axis=(ax.figure, ax), use_pyplot=False, alpha_overlay=0.6,

@@ -1,4 +1,4 @@
-r"""Looking at RIM's weight remapping (paper §III-C, Eq. 11; golden README §4.4, §9.6-9.8).
+r"""Looking at RIM's weight remapping (paper §III-C, Eq. 11; the official ``RiM`` in ``test_mod.py``).
 
 Stage 2 of cumulative training freezes the stage-1 kernels ``W`` and learns
 
@@ -28,6 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from msit_lite.errors import MsitError
+from msit_lite.models import make
 from msit_lite.models.rim import RIMConv2d, load_stage1, rim_modules
 
 
@@ -126,8 +127,6 @@ def rim_from_stage1(
     ``rim``); ``stage1`` a stage-1 model or its state dict. ``rim_init='official'`` keeps the fresh
     ``convmap``/``linear`` (drawn with ``seed``), ``'identity'`` zeroes ``linear`` so that ``W' = W``.
     """
-    from msit_lite.models import make
-
     if rim_init not in ("official", "identity"):
         raise MsitError(f"rim_init must be 'official' or 'identity', got {rim_init!r}")
     state = stage1.state_dict() if isinstance(stage1, nn.Module) else dict(stage1)

@@ -26,8 +26,9 @@ import numpy as np
 from torch import nn
 
 from msit_lite.errors import MsitError
+from msit_lite.inference import upscale
 from msit_lite.viz.error_maps import degrade, error_map
-from msit_lite.viz.lam import LamResult, Window, lam
+from msit_lite.viz.lam import LamResult, Window, lam, show_lam
 
 #: The plain-text form of the explorer widget (what a renderer without widgets shows).
 WIDGET_TEXT = "msit_lite explorer (interactive controls need a live Jupyter kernel with ipywidgets)"
@@ -77,8 +78,6 @@ class Explorer:
 
     def view(self, image: str, model: str, scale: float, cy: float = 0.5, cx: float = 0.5) -> ExplorerView:
         """Compute (or fetch from the cache) one setting."""
-        from msit_lite.inference import upscale
-
         if image not in self.images:
             raise MsitError(f"unknown image {image!r}; choose one of {sorted(self.images)}")
         if model not in self.models:
@@ -98,8 +97,6 @@ class Explorer:
         """A 1×4 figure: SR output with the window, window zoom (SR | HR), error map, LAM on the input."""
         import matplotlib.pyplot as plt
         from matplotlib.patches import Rectangle
-
-        from msit_lite.viz.lam import show_lam
 
         v = self.view(image, model, scale, cy, cx)
         w = v.lam.window

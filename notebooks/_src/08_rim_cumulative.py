@@ -11,7 +11,7 @@
 #
 # where DWConv filters every 2-D kernel with its own 3×3 map (`convmap`, zero padding) and Linear
 # multiplies every 2-D kernel by its own scalar (`linear`, a depthwise 1×1 conv — the official `RiM`
-module, `docs/OFFICIAL_CODE.md`, RIM).
+# module, `docs/OFFICIAL_CODE.md`, RIM).
 # The convolution then runs with $W'$; at inference $W'$ is written back into a plain conv ("folding").
 #
 # This notebook does it on the **trained lite MSIT** (`checkpoints/lite-msit`, stage 1, notebook 07):

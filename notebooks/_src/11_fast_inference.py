@@ -7,7 +7,7 @@
 # That decoder is where the time goes — and it grows with the square of the scale. This notebook
 #
 # 1. counts the FLOPs per module and scale (where the time goes),
-# 2. derives the **re-association** of the decoder's first layer that `msit_lite.fast` uses and
+# 2. derives the **re-association** of the decoder's first layer that `msit_lite.models.msit_grid` uses and
 #    checks it numerically, and checks the whole fast path against the reference path,
 # 3. shows the speed table measured by `benchmarks/inference.py`,
 #
@@ -26,7 +26,7 @@ import torch
 
 import msit_lite
 from msit_lite.coords import make_cell, make_coord
-from msit_lite.fast import iter_grid, plan_axis, prepare_fast
+from msit_lite.models.msit_grid import plan_axis
 from msit_lite.inference import predict
 from msit_lite.models import Trace, make
 from msit_lite.paths import repo_dir
@@ -149,7 +149,7 @@ print(f"multiply-adds for {S} queries: reference {S * P * C * hid / 1e6:.1f} M, 
 # **column** only on the HR column, so the queries of one centre form a rows × columns block
 # (2×2 at ×2, 4×4 at ×4; 2 or 3 rows at ×2.5). The relative coordinate δ splits the same
 # way, and so does the positional bias (notebook 05): half of the 64 sin/cos features see only δ_y,
-# the other half only δ_x, hence P(δ) = W_y·enc(δ_y) + W_x·enc(δ_x) + b. `msit_lite.fast.plan_axis`
+# the other half only δ_x, hence P(δ) = W_y·enc(δ_y) + W_x·enc(δ_x) + b. `msit_lite.models.msit_grid.plan_axis`
 # computes them once per HR row and once per HR column, with the *same float32 operations* as the
 # reference — δ must be bit-exact, the output is sensitive to one ulp of it (notebook 12 §2).
 #
@@ -171,7 +171,7 @@ print("positional bias of one axis:", tuple(plan.bias.shape), "= [HR rows · slo
 # %% [markdown]
 # ### The whole fast path against the reference
 #
-# `predict(model, lr, size, fast=True)` (the default) runs `msit_lite.fast`; `fast=False` runs the
+# `predict(model, lr, size, fast=True)` (the default) runs the model's own grid query (`msit_lite.models.msit_grid`); `fast=False` runs the
 # straightforward `model.query` in chunks. On a small random model — with random BatchNorm
 # statistics so that no part of it is trivially zero — at an integer, a non-integer and an
 # anisotropic scale, with windows crossing the image border (outside positions are zeros that
@@ -194,7 +194,7 @@ for size in [(24, 28), (15, 17), (12, 35)]:
 # Everything else the fast path does is bookkeeping: it never materialises the [queries × 49 × 256]
 # K and V tensors (the logits of a block are Q̂ [queries, heads, d] · K_window [49, heads, d]),
 # processes a few dozen LR centres at a time so that G stays in the cache, and, on the encoder
-# side, computes the MSNO kernels from 21×21 to 33×33 by FFT (`msit_lite.fast.FFTConv2d`, exact up
+# side, computes the MSNO kernels from 21×21 to 33×33 by FFT (`msit_lite.models.fft_conv.FFTConv2d`, exact up
 # to float rounding). Memory stays bounded by `--memory-budget` as before: queries are processed in
 # chunks, and large inputs are encoded in tiles (`msit_lite.inference`, module docstring: why tiling is
 # exact, and how FEM's wrap-around is handled; `tests/test_inference.py` checks it), unchanged by the
