@@ -104,3 +104,31 @@ def test_tables_mean_std_paired_differences_and_noise_floor(tmp_path: Path) -> N
     md = (tmp_path / "tables.md").read_text()
     assert "| MSIT-lite (3 seeds) | – | – | 30.10 ± 0.10 |" in md
     assert "+0.13 ± 0.10 *" in md
+
+
+def test_evaluation_goes_one_set_at_a_time_and_a_stop_loses_only_the_running_set(tmp_path: Path,
+                                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    where = study.Where(ROOT, tmp_path / "runs", tmp_path / "results")
+    run = study.BY_NAME["msit-s1"]
+    calls: list[list[str]] = []
+
+    def fake_call(cmd: list[str], _where: object, _log: Path) -> None:
+        ds = cmd[cmd.index("--datasets") + 1]
+        calls.append(cmd)
+        if ds == "Set14" and len(calls) == 2:
+            raise SystemExit("stopped")           # a stop in the middle of Set14
+        json_out, csv_out = Path(cmd[cmd.index("--json") + 1]), Path(cmd[cmd.index("--csv") + 1])
+        json_out.write_text(json.dumps({"results": {ds: {"2": {"psnr": len(ds), "ssim": 0.5}}}}))
+        csv_out.write_text(f"dataset,scale,image,psnr\n{ds},2,img_001,{len(ds)}\n")
+
+    monkeypatch.setattr(study, "_call", fake_call)
+    where.out(run).mkdir(parents=True)
+    with pytest.raises(SystemExit):
+        study.evaluate_by_set(where, run, tmp_path / "log")
+    assert not (where.out(run) / "eval.csv").exists()
+    study.evaluate_by_set(where, run, tmp_path / "log")  # resumes: Set5 is not evaluated again
+    assert [c[c.index("--datasets") + 1:c.index("--scales")] for c in calls] == [["Set5"], ["Set14"], ["Set14"], ["B100"]]
+    merged = json.loads((where.out(run) / "eval-parts" / "merged.json").read_text())["results"]
+    assert {ds: v["2"]["psnr"] for ds, v in merged.items()} == {"Set5": 4, "Set14": 5, "B100": 4}
+    lines = (where.out(run) / "eval.csv").read_text().splitlines()
+    assert lines == ["dataset,scale,image,psnr", "Set5,2,img_001,4", "Set14,2,img_001,5", "B100,2,img_001,4"]

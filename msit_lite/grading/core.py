@@ -55,7 +55,7 @@ from msit_lite.paths import checkout_dir
 CHECK_TIMEOUT_S = 120
 
 #: Every assignment, in order: a module defining ``ASSIGNMENT``.
-ASSIGNMENT_MODULES = tuple(f"msit_lite.grading.a{n}" for n in range(1, 7))
+ASSIGNMENT_MODULES = tuple(f"msit_lite.grading.a{n}" for n in range(1, 8))
 
 
 class _Catalogue(Mapping[str, Assignment]):

@@ -13,6 +13,7 @@ Every picture in notebook 10 comes from a function here, each tested on tiny ran
 ``error_maps``      mean error maps across scales (Fig. 1), zoomed comparisons (Figs. 5, 9),
                     stepwise incremental SR (Fig. 6)
 ``widgets``         an ipywidgets explorer (output, error map, LAM) with a static fallback
+``diagram``         block diagrams of Figs. 2-4 with the real tensor shapes (notebooks 00, 04-06)
 ==================  ==========================================================================
 
 Matplotlib, captum and ipywidgets are imported lazily, inside the functions that need them.

@@ -99,32 +99,9 @@ for ds in ("Set5", "Set14"):
 # row **once per query point** — here 50,176 of them.
 
 # %%
-from matplotlib.patches import FancyBboxPatch
-
 from msit_lite.coords import make_cell, make_coord
 from msit_lite.models import Trace
-
-
-def block_diagram(rows, links=(), title="", box_w=2.3, gap=0.55, height=1.9):
-    """Boxes (name, shape, colour) left to right per row, arrows between neighbours; ``links`` are
-    ((row, i), (row, j)) arrows between rows. Plain matplotlib, no layout engine."""
-    step = box_w + gap
-    fig, ax = plt.subplots(figsize=(step * max(map(len, rows)) * 0.62, height * len(rows)))
-    for r, row in enumerate(rows):
-        y = -2.0 * r
-        for i, (name, shape, colour) in enumerate(row):
-            x = i * step
-            ax.add_patch(FancyBboxPatch((x, y - 0.6), box_w, 1.2, boxstyle="round,pad=0.04", fc=colour, ec="0.35"))
-            ax.text(x + box_w / 2, y + 0.22, name, ha="center", va="center", fontsize=8.5, weight="bold")
-            ax.text(x + box_w / 2, y - 0.25, shape, ha="center", va="center", fontsize=7.5, family="monospace")
-            if i:
-                ax.annotate("", (x - 0.02, y), (x - gap + 0.02, y), arrowprops=dict(arrowstyle="->", lw=1.2))
-    for (r0, i0), (r1, i1) in links:
-        ax.annotate("", (i1 * step + box_w / 2, -2.0 * r1 + 0.62), (i0 * step + box_w / 2, -2.0 * r0 - 0.62),
-                    arrowprops=dict(arrowstyle="->", lw=1.2, color="tab:blue", connectionstyle="arc3,rad=0.0"))
-    ax.set_xlim(-0.2, step * max(map(len, rows))); ax.set_ylim(-2.0 * len(rows) + 1.1, 0.9)
-    ax.set_title(title, fontsize=10); ax.axis("off")
-    plt.tight_layout(); plt.show()
+from msit_lite.viz.diagram import block_diagram
 
 
 lr = torch.from_numpy(results[3.5]["lr"]).permute(2, 0, 1)[None].float().div(255).sub(0.5).div(0.5)
@@ -148,6 +125,7 @@ per_query = [("χ (HR centres)", f"[1,{q},2]", "#eeeeee"),
              ("RGB at χ", f"[1,{q},3]", "#eeeeee")]
 block_diagram([once, per_query], links=[((0, 4), (1, 1))],
               title="MSIT (paper Fig. 2), shapes of MSIT-lite at ×3.5 — top: once per image, bottom: per query")
+plt.show()
 
 # %% [markdown]
 # The orange boxes are the paper's contribution: **MSNO** gives every latent code multi-scale context

@@ -62,32 +62,7 @@ torch.set_num_threads(1)  # bit-stable printed numbers
 # computed from the MSNO input *before* FEM and multiplied in at ⊙.
 
 # %%
-from matplotlib.patches import FancyBboxPatch
-
-
-def block_diagram(rows, links=(), title="", box_w=2.3, gap=0.55, height=1.9):
-    """Boxes (name, shape, colour) left to right per row, arrows between neighbours; ``links`` are
-    ((row, i), (row, j)) arrows between rows. Plain matplotlib, no layout engine."""
-    step = box_w + gap
-    fig, ax = plt.subplots(figsize=(step * max(map(len, rows)) * 0.62, height * len(rows)))
-    for r, row in enumerate(rows):
-        y = -2.0 * r
-        for i, (name, shape, colour) in enumerate(row):
-            if name is None:
-                continue
-            x = i * step
-            ax.add_patch(FancyBboxPatch((x, y - 0.6), box_w, 1.2, boxstyle="round,pad=0.04", fc=colour, ec="0.35"))
-            ax.text(x + box_w / 2, y + 0.22, name, ha="center", va="center", fontsize=8.5, weight="bold")
-            ax.text(x + box_w / 2, y - 0.25, shape, ha="center", va="center", fontsize=7.5, family="monospace")
-            if i and row[i - 1][0] is not None:
-                ax.annotate("", (x - 0.02, y), (x - gap + 0.02, y), arrowprops=dict(arrowstyle="->", lw=1.2))
-    for (r0, i0), (r1, i1) in links:
-        ax.annotate("", (i1 * step + box_w / 2, -2.0 * r1 + (0.62 if r1 > r0 else -0.62)),
-                    (i0 * step + box_w / 2, -2.0 * r0 + (-0.62 if r1 > r0 else 0.62)),
-                    arrowprops=dict(arrowstyle="->", lw=1.2, color="tab:blue"))
-    ax.set_xlim(-0.2, step * max(map(len, rows))); ax.set_ylim(-2.0 * len(rows) + 1.1, 0.9)
-    ax.set_title(title, fontsize=10); ax.axis("off")
-    plt.tight_layout(); plt.show()
+from msit_lite.viz.diagram import block_diagram
 
 
 probe = MSNO(64, branches=4, conv="plain").eval()
@@ -106,6 +81,7 @@ main = [("Z (input)", "[1,64,20,24]", "#eeeeee"),
 modulation = [(None, "", "")] * 1 + [("W_Z 1×1 (v)", sh("v"), "#d9ead3")] + [(None, "", "")] * 6
 block_diagram([main, modulation], links=[((0, 0), (1, 1)), ((1, 1), (0, 6))],
               title="MSNO (paper Fig. 3a + the official BatchNorm and proj), small size C = 64, t = 4")
+plt.show()
 
 # %% [markdown]
 # ## The package's module, with stage-1 (plain) convolutions

@@ -271,32 +271,7 @@ print(f"{H2 * W2} queries: one chunk vs chunks of 777 (max abs diff < 1e-5):", e
 # diagram, with the shapes of the 5×5 RIM used below (MSSA's second Q projection, 16 → 16 channels):
 
 # %%
-from matplotlib.patches import FancyBboxPatch
-
-
-def block_diagram(rows, links=(), title="", box_w=2.3, gap=0.55, height=1.9):
-    """Boxes (name, shape, colour) left to right per row, arrows between neighbours; ``links`` are
-    ((row, i), (row, j)) arrows between rows. Plain matplotlib, no layout engine."""
-    step = box_w + gap
-    fig, ax = plt.subplots(figsize=(step * max(map(len, rows)) * 0.62, height * len(rows)))
-    for r, row in enumerate(rows):
-        y = -2.0 * r
-        for i, (name, shape, colour) in enumerate(row):
-            if name is None:
-                continue
-            x = i * step
-            ax.add_patch(FancyBboxPatch((x, y - 0.6), box_w, 1.2, boxstyle="round,pad=0.04", fc=colour, ec="0.35"))
-            ax.text(x + box_w / 2, y + 0.22, name, ha="center", va="center", fontsize=8.5, weight="bold")
-            ax.text(x + box_w / 2, y - 0.25, shape, ha="center", va="center", fontsize=7.5, family="monospace")
-            if i and row[i - 1][0] is not None:
-                ax.annotate("", (x - 0.02, y), (x - gap + 0.02, y), arrowprops=dict(arrowstyle="->", lw=1.2))
-    for (r0, i0), (r1, i1) in links:
-        ax.annotate("", (i1 * step + box_w / 2, -2.0 * r1 + (0.62 if r1 > r0 else -0.62)),
-                    (i0 * step + box_w / 2, -2.0 * r0 + (-0.62 if r1 > r0 else 0.62)),
-                    arrowprops=dict(arrowstyle="->", lw=1.2, color="tab:blue"))
-    ax.set_xlim(-0.2, step * max(map(len, rows))); ax.set_ylim(-2.0 * len(rows) + 1.1, 0.9)
-    ax.set_title(title, fontsize=10); ax.axis("off")
-    plt.tight_layout(); plt.show()
+from msit_lite.viz.diagram import block_diagram
 
 
 probe_rim = make({**SMALL, "args": {**SMALL["args"], "conv": "rim"}}, "model").attention.q_proj.convs[1]
@@ -311,6 +286,7 @@ stage2 = [("view W", img_shape, "#eeeeee"), ("A = DWConv3×3(W)", f"convmap {img
 remap = [(None, "", ""), ("L = Linear(W)", f"linear {img_shape}", "#f9cb9c")] + [(None, "", "")] * 3
 block_diagram([stage1, stage2, remap], links=[((0, 2), (1, 0)), ((1, 0), (2, 1)), ((2, 1), (1, 2))],
               title="Cumulative training with RIM (paper Fig. 4, Eq. 11) for one 5×5 conv of 16 → 16 channels")
+plt.show()
 
 # %% [markdown]
 # Below: Eq. 11 by hand on that RIM, then stage 1 → stage 2 → folded on the whole small model.
