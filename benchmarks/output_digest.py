@@ -155,9 +155,14 @@ def python_api(record: Callable[[str, Any], None]) -> None:
     for s, out in viz.stepwise_sr(viz.model_upscaler(liif), lr[:24, :24], (1.7, 2.6)).items():
         record(f"viz.stepwise_sr/lite-liif/x{s:g}", out)
     face = lr[:32, :32]
+    # LAM back-propagates; with two threads LIIF's gradient sums in a varying order (two runs of the
+    # same tree differ by ~6e-8), so LAM is hashed on one thread, where it is reproducible.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     for name, model in (("lite-msit", msit), ("lite-liif", liif)):
         res = viz.lam(model, face, viz.Window(top=40, left=40, size=16), scale=4, steps=8)
         record(f"viz.lam/{name}", res.attribution)
+    torch.set_num_threads(threads)
     view = viz.attention_at(msit, face, [(10, 11), (50, 3)], scale=3)
     record("viz.attention_at/lite-msit", view.probs)
 
