@@ -132,3 +132,11 @@ def test_evaluation_goes_one_set_at_a_time_and_a_stop_loses_only_the_running_set
     assert {ds: v["2"]["psnr"] for ds, v in merged.items()} == {"Set5": 4, "Set14": 5, "B100": 4}
     lines = (where.out(run) / "eval.csv").read_text().splitlines()
     assert lines == ["dataset,scale,image,psnr", "Set5,2,img_001,4", "Set14,2,img_001,5", "B100,2,img_001,4"]
+
+
+def test_the_readme_shows_the_table_ii_that_tables_json_holds() -> None:
+    summary = json.loads((ROOT / "results" / "study" / "tables.json").read_text())
+    readme = (ROOT / "README.md").read_text()
+    start, end = readme.index(tables.README_BEGIN), readme.index(tables.README_END) + len(tables.README_END)
+    assert readme[start:end] == tables.readme_block(summary), \
+        "README's Table II is stale: python scripts/study_tables.py --readme README.md"
