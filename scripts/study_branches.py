@@ -55,9 +55,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", nargs="+", default=["msit-s0", "msit-s1", "msit-s2"])
     ap.add_argument("--results", type=Path, default=ROOT / "results" / "study")
-    ap.add_argument("--data-root", type=Path,
-                    default=Path(os.environ.get("MSIT_DATA", ROOT.parent / "shared" / "data")) / "benchmark")
+    ap.add_argument("--data-root", type=Path, help="benchmark folder (default: msit_lite.paths.data_root()/benchmark)")
     args = ap.parse_args()
+    if args.data_root is None:
+        from msit_lite.paths import data_root
+
+        args.data_root = data_root() / "benchmark"
     from msit_lite.checkpoint import load_checkpoint
 
     torch.set_num_threads(1)

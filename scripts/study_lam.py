@@ -58,9 +58,12 @@ def main() -> None:
     ap.add_argument("--windows", type=int, default=12)
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--results", type=Path, default=ROOT / "results" / "study")
-    ap.add_argument("--data-root", type=Path,
-                    default=Path(os.environ.get("MSIT_DATA", ROOT.parent / "shared" / "data")) / "benchmark")
+    ap.add_argument("--data-root", type=Path, help="benchmark folder (default: msit_lite.paths.data_root()/benchmark)")
     args = ap.parse_args()
+    if args.data_root is None:
+        from msit_lite.paths import data_root
+
+        args.data_root = data_root() / "benchmark"
     from msit_lite.checkpoint import load_checkpoint
     from msit_lite.data.io import read_image
     from msit_lite.viz.lam import Window, diffusion_index, lam
